@@ -1,0 +1,161 @@
+//! Non-stiff ODE benchmarks: time per solve, work counts, allocations, and
+//! the loop's overhead beside the user's function.
+//!
+//! `cargo bench -p neurode --bench ode` prints a table and one JSON object per
+//! workload (for side-by-side reports with `../shared/peers`). Workloads match
+//! the peers' W1: Lotka–Volterra, `p = (1.5, 1, 3, 1)`, `u0 = (1, 1)`,
+//! `t ∈ [0, 10]`, saved at `t = i/10`.
+//!
+//! A plain bench binary rather than criterion/divan: the figures that matter
+//! here (f-evaluations, allocations, ratio to the bare right-hand side) are
+//! not timings, and each line must be comparable with the peers' JSON.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::time::Instant;
+
+use neurode::prelude::*;
+
+struct Counting;
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+ode_system! {
+    /// Lotka–Volterra predator–prey.
+    struct LotkaVolterra;
+    fn rhs<T>(t; x, y; a, b, c, d) -> (dx, dy) {
+        dx = a * x - b * x * y;
+        dy = -c * y + d * x * y;
+    }
+}
+
+const P: [f64; 4] = [1.5, 1.0, 3.0, 1.0];
+
+/// Median seconds per call of `f`, from samples of `batch` calls each.
+fn median_time(mut f: impl FnMut(), batch: usize, samples: usize) -> f64 {
+    for _ in 0..batch {
+        f(); // warm-up
+    }
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            start.elapsed().as_secs_f64() / batch as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[samples / 2]
+}
+
+/// Median seconds of one bare `rhs` call on f64, as a solver would make it.
+fn bare_rhs_time() -> f64 {
+    let mut du = [0.0; 2];
+    let mut u = [1.0, 1.0];
+    let calls = 1_000_000;
+    median_time(
+        || {
+            for i in 0..calls {
+                u[0] = 1.0 + (i & 7) as f64 * 1e-3;
+                LotkaVolterra.rhs(
+                    black_box(&mut du),
+                    black_box(&u),
+                    black_box(&P),
+                    black_box(0.5),
+                );
+            }
+        },
+        1,
+        21,
+    ) / calls as f64
+}
+
+fn reference_error(sol: &Solution) -> Option<f64> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference/lotka_volterra.json"
+    );
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let reference = v["u"].as_array()?;
+    let mut err: f64 = 0.0;
+    for (i, row) in reference.iter().enumerate() {
+        for (j, x) in row.as_array()?.iter().enumerate() {
+            err = err.max((sol.u(i)[j] - x.as_f64()?).abs());
+        }
+    }
+    Some(err)
+}
+
+fn bench<M: OdeMethod + Copy>(method: M, tol: f64, rhs_time: f64) {
+    let prob = OdeProblem::new(LotkaVolterra, vec![1.0, 1.0], (0.0, 10.0), P.to_vec()).unwrap();
+    let opts = SolveOptions::default()
+        .tolerances(tol, tol)
+        .saveat_step(0.1);
+    let before = ALLOCATIONS.with(Cell::get);
+    let sol = prob.solve(method, &opts).unwrap();
+    let allocations = ALLOCATIONS.with(Cell::get) - before;
+    assert!(sol.is_success());
+    let t = median_time(
+        || {
+            black_box(prob.solve(method, black_box(&opts)).unwrap());
+        },
+        200,
+        31,
+    );
+    let nfe = sol.stats.f_evals;
+    let overhead = t / (nfe as f64 * rhs_time);
+    let err = reference_error(&sol).unwrap_or(f64::NAN);
+    println!(
+        "{:<7} {:>7.0e} {:>10.2} {:>7} {:>6} {:>5} {:>7} {:>9.1} {:>10.2e}",
+        method.info().name,
+        tol,
+        t * 1e6,
+        nfe,
+        sol.stats.accepted,
+        sol.stats.rejected,
+        allocations,
+        overhead,
+        err
+    );
+    eprintln!(
+        "{{\"workload\": \"W1\", \"library\": \"neurode\", \"method\": \"{}\", \"rtol\": {tol:e}, \"median_s\": {t:e}, \"nfe\": {nfe}, \"accepted_steps\": {}, \"rejected_steps\": {}, \"allocations_per_solve\": {allocations}, \"solve_over_bare_rhs\": {overhead:.3}, \"max_abs_err\": {err:e}}}",
+        method.info().name,
+        sol.stats.accepted,
+        sol.stats.rejected
+    );
+}
+
+fn main() {
+    let rhs_time = bare_rhs_time();
+    println!("Lotka–Volterra, t ∈ [0, 10], saved at t = i/10 (101 points); one core");
+    println!("bare rhs call: {:.2} ns", rhs_time * 1e9);
+    println!(
+        "{:<7} {:>7} {:>10} {:>7} {:>6} {:>5} {:>7} {:>9} {:>10}",
+        "method", "tol", "median µs", "f-evals", "steps", "rej", "allocs", "÷(nfe·f)", "max err"
+    );
+    bench(Tsit5, 1e-6, rhs_time);
+    bench(Dp5, 1e-6, rhs_time);
+    bench(Bs3, 1e-6, rhs_time);
+    bench(Vern7, 1e-10, rhs_time);
+    bench(Dop853, 1e-10, rhs_time);
+    bench(Tsit5, 1e-10, rhs_time);
+}

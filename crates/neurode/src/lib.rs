@@ -1,0 +1,46 @@
+//! # neurode
+//!
+//! Differential-equation solvers whose every solve is differentiable, and
+//! (in later releases) neural networks made to live inside a right-hand side.
+//!
+//! A right-hand side is written once, generic over [`Scalar`], so the same
+//! code runs in `f64`, `f32` and on dual numbers; derivatives of a whole solve
+//! come from running the solver on duals.
+//!
+//! ```
+//! use neurode::prelude::*;
+//!
+//! ode_system! {
+//!     /// The Lotka–Volterra predator–prey model.
+//!     pub struct LotkaVolterra;
+//!     fn rhs<T>(t; x, y; a, b, c, d) -> (dx, dy) {
+//!         dx = a * x - b * x * y;
+//!         dy = -c * y + d * x * y;
+//!     }
+//! }
+//!
+//! let prob = OdeProblem::new(LotkaVolterra, vec![1.0, 1.0], (0.0, 10.0), vec![1.5, 1.0, 3.0, 1.0])?;
+//! let sol = prob.solve(Tsit5, &SolveOptions::default().saveat_step(0.1).tolerances(1e-6, 1e-6))?;
+//! assert!(sol.retcode.is_success());
+//! assert_eq!(sol.len(), 101);
+//! # Ok::<(), neurode::Error>(())
+//! ```
+//!
+//! Pieces: [`problem`] (what to solve), [`methods`] (how to step),
+//! [`solve`] (the shared integrator loop, options, solutions), [`scalar`]
+//! (the number type), and, with the `plot` feature, `plot` (PNG figures).
+
+pub mod error;
+pub mod methods;
+#[cfg(feature = "plot")]
+pub mod plot;
+pub mod prelude;
+pub mod problem;
+pub mod scalar;
+pub mod solve;
+
+pub use error::Error;
+pub use methods::{Bs3, Dop853, Dp5, Euler, Heun, Midpoint, OdeMethod, Rk4, Tsit5, Vern7};
+pub use problem::{OdeFunction, OdeProblem};
+pub use scalar::Scalar;
+pub use solve::{ReturnCode, SaveAt, Solution, SolveOptions, Stats, Tolerance};

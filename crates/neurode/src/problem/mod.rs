@@ -1,0 +1,6 @@
+//! Problem definitions.
+
+mod macros;
+mod ode;
+
+pub use ode::{OdeFunction, OdeProblem, Role};

@@ -1,0 +1,294 @@
+//! The one integrator loop every ODE method runs in.
+//!
+//! The loop owns step-size control, landing on `tstops` and the end of the
+//! span, saving, dense output, statistics and return codes; a method only
+//! steps, estimates its error and interpolates. Everything is allocated
+//! before the first step, so the loop itself does not touch the heap (save
+//! for growing dense output and `EveryStep` saves, which grow geometrically).
+
+use super::controller::{PiController, initial_step};
+use super::options::{SaveAt, SolveOptions, Stepping};
+use super::solution::{Dense, ReturnCode, Solution};
+use crate::error::Error;
+use crate::methods::{ErrorScale, OdeMethod, Rhs};
+use crate::problem::OdeFunction;
+use crate::scalar::Scalar;
+
+/// How much longer than the controller's choice a step may be stretched to
+/// land on a stop, rather than leave a sliver of a step after it.
+const ADAPTIVE_STRETCH: f64 = 1.01;
+/// Fixed steps absorb only rounding when landing on a stop.
+const FIXED_STRETCH: f64 = 1.0 + 1e-10;
+
+/// Solves `u' = f(u, p, t)` from `u0` over `tspan` (inputs already validated
+/// by the problem).
+pub(crate) fn integrate<F, T, M>(
+    f: &F,
+    u0: &[T],
+    tspan: (T, T),
+    p: &[T],
+    method: &M,
+    opts: &SolveOptions,
+) -> Result<Solution<T>, Error>
+where
+    F: OdeFunction,
+    T: Scalar,
+    M: OdeMethod,
+{
+    let n = u0.len();
+    let info = method.info();
+    let (t0, t1) = tspan;
+    let (t0r, t1r) = (t0.real(), t1.real());
+    opts.validate(n, t0r, t1r)?;
+    let dir = if t1r > t0r { 1.0 } else { -1.0 };
+    let span = (t1r - t0r).abs();
+    let adaptive = matches!(opts.stepping, Stepping::Adaptive { .. });
+    if adaptive && !info.is_adaptive() {
+        return Err(Error::NeedsFixedStep { method: info.name });
+    }
+
+    // --- set-up: every allocation of the solve happens here ---
+    let scale = ErrorScale {
+        rtol: &opts.rtol,
+        atol: &opts.atol,
+    };
+    let mut rhs = Rhs::new(f, p);
+    let mut cache = method.new_cache::<T>(n);
+    let mut u = u0.to_vec();
+    let mut u_new = vec![T::zero(); n];
+    let mut scratch = vec![T::zero(); n];
+    let save_times = save_grid(&opts.saveat, t0r, t1r, dir);
+    let mut next_save = 0;
+    let tstops = stop_grid(&opts.tstops, t0r, t1r, dir);
+    let mut next_stop = 0;
+    let mut sol = Solution::new(n, info.name, t0);
+    match &opts.saveat {
+        SaveAt::EveryStep => sol.reserve(64),
+        _ => sol.reserve(save_times.len()),
+    }
+    if opts.keeps_dense() {
+        sol.dense = Some(Dense {
+            starts: Vec::with_capacity(64),
+            sizes: Vec::with_capacity(64),
+            data: Vec::with_capacity(64 * method.dense_width(n)),
+            width: method.dense_width(n),
+            eval: method.dense_fn(),
+        });
+    }
+
+    // --- the start point ---
+    if matches!(opts.saveat, SaveAt::EveryStep) {
+        sol.push(t0, &u);
+    }
+    while next_save < save_times.len() && save_times[next_save] == t0r {
+        sol.push(t0, &u);
+        next_save += 1;
+    }
+    method.start(&mut cache, &mut rhs, t0, &u);
+    let finish = |mut sol: Solution<T>, retcode, t: T, u: &[T], rhs: &Rhs<F, T>| {
+        sol.retcode = retcode;
+        sol.reached = (t0, t);
+        sol.end = u.to_vec();
+        sol.stats.f_evals = rhs.evals();
+        Ok(sol)
+    };
+    if !method.derivative(&cache).iter().all(|x| x.is_finite()) {
+        return finish(sol, ReturnCode::Unstable, t0, &u, &rhs);
+    }
+
+    let dtmax = opts.dtmax.unwrap_or(span).min(span);
+    let mut dt_abs = match opts.stepping {
+        Stepping::Fixed(dt) => dt,
+        Stepping::Adaptive { dt0: Some(dt0) } => dt0.min(dtmax),
+        Stepping::Adaptive { dt0: None } => {
+            let f0 = method.derivative(&cache);
+            let weight = |i: usize| opts.atol.at(i) + opts.rtol.at(i) * u[i].real().abs();
+            let rms = |v: &mut dyn Iterator<Item = f64>| {
+                (v.map(|x| x * x).sum::<f64>() / n as f64).sqrt()
+            };
+            let d0 = rms(&mut (0..n).map(|i| u[i].real() / weight(i)));
+            let d1 = rms(&mut (0..n).map(|i| f0[i].real() / weight(i)));
+            let f0_real: Vec<f64> = f0.iter().map(|x| x.real()).collect();
+            initial_step(info.order, d0, d1, dtmax, |h0| {
+                for i in 0..n {
+                    scratch[i] = u[i] + T::cst(dir * h0) * T::cst(f0_real[i]);
+                }
+                rhs.eval(&mut u_new, &scratch, t0 + T::cst(dir * h0));
+                rms(&mut (0..n).map(|i| (u_new[i].real() - f0_real[i]) / weight(i))) / h0
+            })
+        }
+    };
+    let stretch = if adaptive {
+        ADAPTIVE_STRETCH
+    } else {
+        FIXED_STRETCH
+    };
+    let mut controller = PiController::new(&opts.controller, info.order);
+    let mut t = t0;
+    let mut iters = 0usize;
+    let mut last_rejected = false;
+
+    // --- the step loop ---
+    let retcode = loop {
+        let (stop, stop_is_end) = match tstops.get(next_stop) {
+            Some(&s) => (T::cst(s), false),
+            None => (t1, true),
+        };
+        if iters >= opts.maxiters {
+            break ReturnCode::MaxIters;
+        }
+        if dt_abs <= opts.dtmin.max(4.0 * f64::EPSILON * t.real().abs()) {
+            break ReturnCode::DtLessThanMin;
+        }
+        let dist = (stop.real() - t.real()) * dir;
+        let lands = dt_abs * stretch >= dist;
+        let dt = if lands {
+            stop - t
+        } else {
+            T::cst(dir * dt_abs)
+        };
+        let err_sq = method.step(
+            &mut cache,
+            &mut rhs,
+            t,
+            dt,
+            &u,
+            &mut u_new,
+            adaptive.then_some(&scale),
+        );
+        iters += 1;
+        // Accept when the error is within tolerance; NaN never is.
+        let within_tolerance = err_sq <= 1.0;
+        if adaptive && !within_tolerance {
+            sol.stats.rejected += 1;
+            dt_abs = dt.real().abs() * controller.reject(err_sq);
+            last_rejected = true;
+            continue;
+        }
+        if !u_new.iter().all(|x| x.is_finite()) {
+            break ReturnCode::Unstable;
+        }
+        let t_new = if lands { stop } else { t + dt };
+        method.accept(&mut cache, &mut rhs, t_new, &u_new);
+        sol.stats.accepted += 1;
+
+        // Save what lies in (t, t_new].
+        if matches!(opts.saveat, SaveAt::EveryStep) {
+            sol.push(t_new, &u_new);
+        }
+        while next_save < save_times.len() && (save_times[next_save] - t_new.real()) * dir <= 0.0 {
+            let ts = save_times[next_save];
+            if ts == t_new.real() {
+                sol.push(t_new, &u_new);
+            } else {
+                let ts = T::cst(ts);
+                method.interpolate(&mut cache, &mut rhs, t, dt, &u, (ts - t) / dt, &mut scratch);
+                sol.push(ts, &scratch);
+            }
+            next_save += 1;
+        }
+        if let Some(dense) = sol.dense.as_mut() {
+            method.write_dense(&mut cache, &mut rhs, t, dt, &u, &mut dense.data);
+            dense.starts.push(t);
+            dense.sizes.push(dt);
+        }
+        std::mem::swap(&mut u, &mut u_new);
+        t = t_new;
+
+        if adaptive {
+            let mut factor = controller.accept(err_sq);
+            if last_rejected {
+                factor = factor.min(1.0);
+            }
+            last_rejected = false;
+            dt_abs = (dt.real().abs() * factor).min(dtmax);
+        }
+        if lands {
+            if stop_is_end {
+                break ReturnCode::Success;
+            }
+            next_stop += 1;
+        }
+    };
+    finish(sol, retcode, t, &u, &rhs)
+}
+
+/// The save times in integration order: `t0, t0 ± dt, …, t1` for a spacing
+/// (exact multiples when `dt` divides the span, as Julia's ranges give), the
+/// sorted list otherwise.
+fn save_grid(saveat: &SaveAt, t0: f64, t1: f64, dir: f64) -> Vec<f64> {
+    let span = (t1 - t0).abs();
+    match saveat {
+        SaveAt::EveryStep => Vec::new(),
+        SaveAt::Every(dt) => {
+            let m = (span / dt).round();
+            if m >= 1.0 && (m * dt - span).abs() <= 1e-10 * span {
+                let m = m as usize;
+                (0..=m)
+                    .map(|i| {
+                        if i == m {
+                            t1
+                        } else {
+                            t0 + dir * (i as f64 * span) / m as f64
+                        }
+                    })
+                    .collect()
+            } else {
+                let mut ts: Vec<f64> = (0..)
+                    .map(|i| i as f64 * dt)
+                    .take_while(|&s| s < span * (1.0 - 1e-12))
+                    .map(|s| t0 + dir * s)
+                    .collect();
+                ts.push(t1);
+                ts
+            }
+        }
+        SaveAt::Times(ts) => sorted_in_direction(ts, dir),
+    }
+}
+
+/// `tstops` strictly inside the span, sorted in the direction of integration.
+fn stop_grid(tstops: &[f64], t0: f64, t1: f64, dir: f64) -> Vec<f64> {
+    let inside: Vec<f64> = tstops
+        .iter()
+        .copied()
+        .filter(|&s| (s - t0) * dir > 0.0 && (t1 - s) * dir > 0.0)
+        .collect();
+    let mut v = sorted_in_direction(&inside, dir);
+    v.dedup();
+    v
+}
+
+fn sorted_in_direction(ts: &[f64], dir: f64) -> Vec<f64> {
+    let mut v = ts.to_vec();
+    v.sort_by(|a, b| (a * dir).total_cmp(&(b * dir)));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_grid_matches_decimal_range() {
+        let g = save_grid(&SaveAt::Every(0.1), 0.0, 10.0, 1.0);
+        assert_eq!(g.len(), 101);
+        for (i, &t) in g.iter().enumerate() {
+            assert_eq!(t, i as f64 / 10.0);
+        }
+        let g = save_grid(&SaveAt::Every(0.3), 0.0, 1.0, 1.0);
+        assert_eq!(g.len(), 5);
+        assert_eq!(*g.last().unwrap(), 1.0);
+        let g = save_grid(&SaveAt::Every(0.5), 2.0, 0.0, -1.0);
+        assert_eq!(g, vec![2.0, 1.5, 1.0, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn stops_sorted_and_inside() {
+        assert_eq!(
+            stop_grid(&[3.0, 1.0, 0.0, 2.0, 2.0, 5.0], 0.0, 5.0, 1.0),
+            vec![1.0, 2.0, 3.0]
+        );
+        assert_eq!(stop_grid(&[1.0, 3.0], 5.0, 0.0, -1.0), vec![3.0, 1.0]);
+    }
+}

@@ -1,0 +1,10 @@
+//! Solving: options, the shared integrator loop, and solutions.
+
+mod controller;
+mod integrator;
+mod options;
+mod solution;
+
+pub(crate) use integrator::integrate;
+pub use options::{ControllerOptions, SaveAt, SolveOptions, Stepping, Tolerance};
+pub use solution::{ReturnCode, Solution, Stats};

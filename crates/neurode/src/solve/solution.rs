@@ -1,0 +1,225 @@
+//! The result of a solve: saved states, dense output, statistics, return code.
+
+use crate::error::Error;
+use crate::methods::DenseFn;
+use crate::scalar::Scalar;
+
+/// Why a solve ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReturnCode {
+    /// Reached the end of the span.
+    Success,
+    /// Used up `maxiters` step attempts first.
+    MaxIters,
+    /// The step size fell below `dtmin` (or below what floating point resolves).
+    DtLessThanMin,
+    /// The state became NaN or infinite.
+    Unstable,
+}
+
+impl ReturnCode {
+    /// True for [`ReturnCode::Success`].
+    pub fn is_success(self) -> bool {
+        self == ReturnCode::Success
+    }
+}
+
+/// Counts of the work a solve did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Evaluations of the right-hand side.
+    pub f_evals: usize,
+    /// Accepted steps.
+    pub accepted: usize,
+    /// Rejected steps.
+    pub rejected: usize,
+}
+
+impl Stats {
+    /// All step attempts.
+    pub fn steps(&self) -> usize {
+        self.accepted + self.rejected
+    }
+}
+
+/// Dense output: every accepted step's interpolation data.
+#[derive(Clone)]
+pub(crate) struct Dense<T> {
+    /// Start time of each step, in integration order.
+    pub starts: Vec<T>,
+    /// Size of each step (signed).
+    pub sizes: Vec<T>,
+    /// Per-step data, `width` numbers each.
+    pub data: Vec<T>,
+    pub width: usize,
+    pub eval: DenseFn<T>,
+}
+
+/// A solved trajectory.
+///
+/// States are stored contiguously; `sol.u(i)` is the state at `sol.t[i]`.
+/// With dense output, [`u_at`](Self::u_at) evaluates the method's own
+/// interpolant anywhere in the solved span.
+#[derive(Clone)]
+pub struct Solution<T = f64> {
+    /// Saved times, in integration order.
+    pub t: Vec<T>,
+    /// Saved states, `n` numbers per saved time.
+    u: Vec<T>,
+    n: usize,
+    /// Why the solve ended.
+    pub retcode: ReturnCode,
+    /// Work counts.
+    pub stats: Stats,
+    /// Name of the method that made it.
+    pub method: &'static str,
+    pub(crate) dense: Option<Dense<T>>,
+    /// The span actually covered `(t0, t_reached)`.
+    pub(crate) reached: (T, T),
+    /// The state at `reached.1`.
+    pub(crate) end: Vec<T>,
+}
+
+impl<T: Scalar> std::fmt::Debug for Solution<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Solution")
+            .field("method", &self.method)
+            .field("retcode", &self.retcode)
+            .field("stats", &self.stats)
+            .field("saved", &self.t.len())
+            .field("states", &self.n)
+            .field("dense", &self.dense.is_some())
+            .finish()
+    }
+}
+
+impl<T: Scalar> Solution<T> {
+    pub(crate) fn new(n: usize, method: &'static str, t0: T) -> Self {
+        Self {
+            t: Vec::new(),
+            u: Vec::new(),
+            n,
+            retcode: ReturnCode::Success,
+            stats: Stats::default(),
+            method,
+            dense: None,
+            reached: (t0, t0),
+            end: Vec::new(),
+        }
+    }
+
+    pub(crate) fn reserve(&mut self, points: usize) {
+        self.t.reserve(points);
+        self.u.reserve(points * self.n);
+    }
+
+    pub(crate) fn push(&mut self, t: T, u: &[T]) {
+        self.t.push(t);
+        self.u.extend_from_slice(u);
+    }
+
+    /// Number of states.
+    pub fn num_states(&self) -> usize {
+        self.n
+    }
+    /// Number of saved points.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+    /// True when nothing was saved.
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+    /// The state at saved point `i`.
+    pub fn u(&self, i: usize) -> &[T] {
+        &self.u[i * self.n..(i + 1) * self.n]
+    }
+    /// The state at the end of the solved span, saved or not (short of `t1`
+    /// if the solve stopped early).
+    pub fn u_end(&self) -> &[T] {
+        &self.end
+    }
+    /// All saved states, `n` numbers per point.
+    pub fn u_flat(&self) -> &[T] {
+        &self.u
+    }
+    /// `(t, u)` for every saved point.
+    pub fn iter(&self) -> impl Iterator<Item = (T, &[T])> {
+        self.t
+            .iter()
+            .copied()
+            .zip(self.u.chunks_exact(self.n.max(1)))
+    }
+    /// Component `j` at every saved point.
+    pub fn component(&self, j: usize) -> Vec<T> {
+        self.u.iter().skip(j).step_by(self.n).copied().collect()
+    }
+    /// The span the solve covered: `(t0, t_end)`, where `t_end` is short of
+    /// the requested end if the solve stopped early.
+    pub fn span(&self) -> (T, T) {
+        self.reached
+    }
+    /// True when the solve reached the end of its span.
+    pub fn is_success(&self) -> bool {
+        self.retcode.is_success()
+    }
+
+    /// The state at any `t` in the solved span, from the method's own interpolant.
+    ///
+    /// ```
+    /// use neurode::prelude::*;
+    /// ode_system! {
+    ///     struct Growth;
+    ///     fn rhs<T>(t; u; r) -> (du) { du = r * u; }
+    /// }
+    /// let prob = OdeProblem::new(Growth, vec![1.0], (0.0, 1.0), vec![1.0]).unwrap();
+    /// let sol = prob.solve(Tsit5, &SolveOptions::default().tolerances(1e-10, 1e-12)).unwrap();
+    /// let u = sol.u_at(0.5).unwrap();
+    /// assert!((u[0] - 0.5_f64.exp()).abs() < 1e-8);
+    /// ```
+    pub fn u_at(&self, t: f64) -> Result<Vec<T>, Error> {
+        let mut out = vec![T::zero(); self.n];
+        self.u_at_into(T::cst(t), &mut out)?;
+        Ok(out)
+    }
+
+    /// [`u_at`](Self::u_at) for a time in the scalar type, into `out`.
+    pub fn u_at_into(&self, t: T, out: &mut [T]) -> Result<(), Error> {
+        let dense = self.dense.as_ref().ok_or(Error::NoDenseOutput)?;
+        crate::error::check_len("out", out, self.n)?;
+        let (a, b) = (self.reached.0.real(), self.reached.1.real());
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let tr = t.real();
+        if !(tr >= lo && tr <= hi) {
+            return Err(Error::OutsideSpan {
+                what: "u_at",
+                t: tr,
+                lo,
+                hi,
+            });
+        }
+        if dense.starts.is_empty() {
+            // Nothing was stepped: the span is the single point t0.
+            out.copy_from_slice(self.u(0));
+            return Ok(());
+        }
+        let forward = b >= a;
+        // Last step whose start is not past t (in the direction of integration).
+        let idx = dense
+            .starts
+            .partition_point(|s| {
+                if forward {
+                    s.real() <= tr
+                } else {
+                    s.real() >= tr
+                }
+            })
+            .saturating_sub(1);
+        let (start, size) = (dense.starts[idx], dense.sizes[idx]);
+        let theta = (t - start) / size;
+        let data = &dense.data[idx * dense.width..(idx + 1) * dense.width];
+        (dense.eval)(theta, size, data, out);
+        Ok(())
+    }
+}

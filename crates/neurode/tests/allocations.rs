@@ -1,0 +1,137 @@
+//! The step loop does not touch the heap: the allocations of a solve are its
+//! set-up, whatever the number of steps.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use common::*;
+use neurode::prelude::*;
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread (tests run on several threads).
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    // `try_with`: the slot may be gone while a thread shuts down.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread, and its result.
+fn counted<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = f();
+    (ALLOCATIONS.with(Cell::get) - before, r)
+}
+
+fn solve_counted<M: OdeMethod + Copy>(
+    method: M,
+    t1: f64,
+    opts: &SolveOptions,
+) -> (usize, Solution) {
+    let prob = OdeProblem::new(
+        LotkaVolterra,
+        vec![1.0, 1.0],
+        (0.0, t1),
+        vec![1.5, 1.0, 3.0, 1.0],
+    )
+    .unwrap();
+    counted(|| prob.solve(method, opts).unwrap())
+}
+
+#[test]
+fn saveat_solves_allocate_the_same_whatever_the_number_of_steps() {
+    fn check<M: OdeMethod + Copy>(method: M, tol: f64) {
+        // Same number of save points, ten times the steps.
+        let (short_allocs, short) = solve_counted(
+            method,
+            10.0,
+            &SolveOptions::default()
+                .tolerances(tol, tol)
+                .saveat_step(0.1),
+        );
+        let (long_allocs, long) = solve_counted(
+            method,
+            100.0,
+            &SolveOptions::default()
+                .tolerances(tol, tol)
+                .saveat_step(1.0),
+        );
+        assert_eq!(short.len(), long.len());
+        assert!(long.stats.accepted > 8 * short.stats.accepted);
+        eprintln!(
+            "{}: {short_allocs} allocations for {} steps, {long_allocs} for {} steps",
+            method.info().name,
+            short.stats.accepted,
+            long.stats.accepted
+        );
+        assert_eq!(
+            short_allocs,
+            long_allocs,
+            "{}: allocations depend on the step count",
+            method.info().name
+        );
+    }
+    check(Tsit5, 1e-6);
+    check(Dp5, 1e-6);
+    check(Vern7, 1e-10);
+    check(Dop853, 1e-10);
+    check(Bs3, 1e-4);
+}
+
+#[test]
+fn fixed_step_solves_allocate_nothing_per_step() {
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat(vec![10.0]);
+    let (a, short) = solve_counted(Rk4, 10.0, &opts);
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat(vec![100.0]);
+    let (b, long) = solve_counted(Rk4, 100.0, &opts);
+    assert_eq!(long.stats.accepted, 10 * short.stats.accepted);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn every_step_saving_grows_geometrically() {
+    // Saving every step (with dense output) appends to vectors that double
+    // when full: reallocations grow with log(steps), not with steps.
+    let (a, short) = solve_counted(
+        Tsit5,
+        100.0,
+        &SolveOptions::default().tolerances(1e-8, 1e-8),
+    );
+    let (b, long) = solve_counted(
+        Tsit5,
+        1000.0,
+        &SolveOptions::default().tolerances(1e-8, 1e-8),
+    );
+    assert!(long.stats.accepted > 8 * short.stats.accepted);
+    eprintln!(
+        "every-step saving: {a} allocations for {} steps, {b} for {}",
+        short.stats.accepted, long.stats.accepted
+    );
+    assert!(
+        b <= a + 4 * 4,
+        "{b} allocations for {} steps",
+        long.stats.accepted
+    );
+}
