@@ -100,6 +100,39 @@ fn saveat_solves_allocate_the_same_whatever_the_number_of_steps() {
     check(Bs3, 1e-4);
 }
 
+/// Five harmonic oscillators (ten states): large enough for heap storage
+/// of the working vectors.
+#[derive(Clone, Copy, Debug)]
+struct FiveOscillators;
+impl OdeFunction for FiveOscillators {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        for i in 0..5 {
+            let w = p[0] * T::cst(1.0 + i as f64);
+            du[2 * i] = u[2 * i + 1];
+            du[2 * i + 1] = -w * w * u[2 * i];
+        }
+    }
+}
+
+#[test]
+fn heap_storage_solves_allocate_nothing_per_step() {
+    let solve = |t1: f64, dt: f64| {
+        let prob = OdeProblem::new(FiveOscillators, vec![1.0; 10], (0.0, t1), vec![1.0]).unwrap();
+        let opts = SolveOptions::default()
+            .tolerances(1e-8, 1e-8)
+            .saveat_step(dt);
+        counted(|| prob.solve(Tsit5, &opts).unwrap())
+    };
+    let (a, short) = solve(10.0, 0.1);
+    let (b, long) = solve(100.0, 1.0);
+    assert!(long.stats.accepted > 4 * short.stats.accepted);
+    eprintln!(
+        "10 states: {a} allocations for {} steps, {b} for {}",
+        short.stats.accepted, long.stats.accepted
+    );
+    assert_eq!(a, b);
+}
+
 #[test]
 fn fixed_step_solves_allocate_nothing_per_step() {
     let opts = SolveOptions::default().fixed_dt(0.01).saveat(vec![10.0]);

@@ -289,3 +289,66 @@ fn a_problem_may_have_no_parameters_and_a_closure_free_struct() {
             .is_success()
     );
 }
+
+/// Three identical copies of Lotka–Volterra side by side: six states, so the
+/// solve runs with heap storage instead of the inline arrays small systems get.
+#[derive(Clone, Copy, Debug)]
+struct ThreeCopies;
+impl OdeFunction for ThreeCopies {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        for c in 0..3 {
+            LotkaVolterra.rhs(&mut du[2 * c..2 * c + 2], &u[2 * c..2 * c + 2], p, t);
+        }
+    }
+}
+
+#[test]
+fn heap_and_inline_storage_give_the_same_solutions() {
+    let six = OdeProblem::new(
+        ThreeCopies,
+        vec![1.0; 6],
+        (0.0, 10.0),
+        vec![1.5, 1.0, 3.0, 1.0],
+    )
+    .unwrap();
+    // Fixed steps: the same arithmetic in both storages, bit for bit.
+    let opts = SolveOptions::default().fixed_dt(0.01).dense(true);
+    let small = lv().solve(Vern7, &opts).unwrap();
+    let big = six.solve(Vern7, &opts).unwrap();
+    assert_eq!(small.t, big.t);
+    for (a, b) in small.iter().zip(big.iter()) {
+        for c in 0..3 {
+            assert_eq!(a.1, &b.1[2 * c..2 * c + 2], "t = {}", a.0);
+        }
+    }
+    assert_eq!(small.u_at(3.333).unwrap(), big.u_at(3.333).unwrap()[..2]);
+    // Adaptive steps: the error norm averages over 6 instead of 2 equal pairs,
+    // which rounds differently, so steps differ in the last bits.
+    for m in [0, 1] {
+        let opts = SolveOptions::default()
+            .tolerances(1e-8, 1e-8)
+            .saveat_step(0.5);
+        let (small, big) = if m == 0 {
+            (
+                lv().solve(Tsit5, &opts).unwrap(),
+                six.solve(Tsit5, &opts).unwrap(),
+            )
+        } else {
+            (
+                lv().solve(Dop853, &opts).unwrap(),
+                six.solve(Dop853, &opts).unwrap(),
+            )
+        };
+        assert_eq!(small.t, big.t);
+        assert!(small.stats.accepted.abs_diff(big.stats.accepted) <= 1);
+        for (a, b) in small.iter().zip(big.iter()) {
+            for c in 0..3 {
+                assert!(
+                    max_abs_diff(a.1, &b.1[2 * c..2 * c + 2]) < 1e-7,
+                    "t = {}",
+                    a.0
+                );
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod explicit;
 
+use crate::dim::Dim;
 use crate::problem::OdeFunction;
 use crate::scalar::Scalar;
 use crate::solve::Tolerance;
@@ -93,35 +94,35 @@ pub type DenseFn<T> = fn(T, T, &[T], &mut [T]);
 /// [`accept`](Self::accept) and may then ask for interpolated values inside
 /// that step. Methods never allocate after [`new_cache`](Self::new_cache).
 pub trait OdeMethod {
-    /// Working memory for one solve with `n` states.
-    type Cache<T: Scalar>;
+    /// Working memory for one solve, its vectors stored as `D` says.
+    type Cache<T: Scalar, D: Dim>;
 
     /// Name and orders.
     fn info(&self) -> MethodInfo;
 
     /// Allocates the working memory (the only allocation a method makes).
-    fn new_cache<T: Scalar>(&self, n: usize) -> Self::Cache<T>;
+    fn new_cache<T: Scalar, D: Dim>(&self, dim: D) -> Self::Cache<T, D>;
 
     /// Prepares to step from `(t, u)`; evaluates `f(t, u)`.
-    fn start<F: OdeFunction, T: Scalar>(
+    fn start<F: OdeFunction, T: Scalar, D: Dim>(
         &self,
-        cache: &mut Self::Cache<T>,
+        cache: &mut Self::Cache<T, D>,
         rhs: &mut Rhs<F, T>,
         t: T,
         u: &[T],
     );
 
     /// `f` at the current point (valid after `start` and after `accept`).
-    fn derivative<'c, T: Scalar>(&self, cache: &'c Self::Cache<T>) -> &'c [T];
+    fn derivative<'c, T: Scalar, D: Dim>(&self, cache: &'c Self::Cache<T, D>) -> &'c [T];
 
     /// Attempts a step of size `dt` from `(t, u)`, writing the result to
     /// `u_new`. With `scale`, returns the *square* of the scaled error
     /// estimate (accept when ≤ 1; squared so no square root sits on the path
     /// to the next step size); without, returns 0 and skips the estimate.
     #[allow(clippy::too_many_arguments)]
-    fn step<F: OdeFunction, T: Scalar>(
+    fn step<F: OdeFunction, T: Scalar, D: Dim>(
         &self,
-        cache: &mut Self::Cache<T>,
+        cache: &mut Self::Cache<T, D>,
         rhs: &mut Rhs<F, T>,
         t: T,
         dt: T,
@@ -131,9 +132,9 @@ pub trait OdeMethod {
     ) -> f64;
 
     /// Records that the last step was accepted: the new point is `(t_new, u_new)`.
-    fn accept<F: OdeFunction, T: Scalar>(
+    fn accept<F: OdeFunction, T: Scalar, D: Dim>(
         &self,
-        cache: &mut Self::Cache<T>,
+        cache: &mut Self::Cache<T, D>,
         rhs: &mut Rhs<F, T>,
         t_new: T,
         u_new: &[T],
@@ -142,9 +143,9 @@ pub trait OdeMethod {
     /// The interpolant of the accepted step from `(t, u)` of size `dt` at
     /// `t + theta * dt`, written to `out`.
     #[allow(clippy::too_many_arguments)]
-    fn interpolate<F: OdeFunction, T: Scalar>(
+    fn interpolate<F: OdeFunction, T: Scalar, D: Dim>(
         &self,
-        cache: &mut Self::Cache<T>,
+        cache: &mut Self::Cache<T, D>,
         rhs: &mut Rhs<F, T>,
         t: T,
         dt: T,
@@ -159,9 +160,9 @@ pub trait OdeMethod {
 
     /// Appends the accepted step's dense-output data to `out`.
     #[allow(clippy::too_many_arguments)]
-    fn write_dense<F: OdeFunction, T: Scalar>(
+    fn write_dense<F: OdeFunction, T: Scalar, D: Dim>(
         &self,
-        cache: &mut Self::Cache<T>,
+        cache: &mut Self::Cache<T, D>,
         rhs: &mut Rhs<F, T>,
         t: T,
         dt: T,

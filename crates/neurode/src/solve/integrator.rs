@@ -9,6 +9,7 @@
 use super::controller::{PiController, initial_step};
 use super::options::{SaveAt, SolveOptions, Stepping};
 use super::solution::{Dense, ReturnCode, Solution};
+use crate::dim::{Dim, Dyn, Fixed};
 use crate::error::Error;
 use crate::methods::{ErrorScale, OdeMethod, Rhs};
 use crate::problem::OdeFunction;
@@ -21,7 +22,8 @@ const ADAPTIVE_STRETCH: f64 = 1.01;
 const FIXED_STRETCH: f64 = 1.0 + 1e-10;
 
 /// Solves `u' = f(u, p, t)` from `u0` over `tspan` (inputs already validated
-/// by the problem).
+/// by the problem). Systems of up to four states run with their working
+/// vectors in [`Fixed`] arrays (kept in registers), larger ones on the heap.
 pub(crate) fn integrate<F, T, M>(
     f: &F,
     u0: &[T],
@@ -31,6 +33,31 @@ pub(crate) fn integrate<F, T, M>(
     opts: &SolveOptions,
 ) -> Result<Solution<T>, Error>
 where
+    F: OdeFunction,
+    T: Scalar,
+    M: OdeMethod,
+{
+    match u0.len() {
+        1 => integrate_in(Fixed::<1>, f, u0, tspan, p, method, opts),
+        2 => integrate_in(Fixed::<2>, f, u0, tspan, p, method, opts),
+        3 => integrate_in(Fixed::<3>, f, u0, tspan, p, method, opts),
+        4 => integrate_in(Fixed::<4>, f, u0, tspan, p, method, opts),
+        n => integrate_in(Dyn(n), f, u0, tspan, p, method, opts),
+    }
+}
+
+/// [`integrate`] with the working vectors stored as `dim` says.
+fn integrate_in<D, F, T, M>(
+    dim: D,
+    f: &F,
+    u0: &[T],
+    tspan: (T, T),
+    p: &[T],
+    method: &M,
+    opts: &SolveOptions,
+) -> Result<Solution<T>, Error>
+where
+    D: Dim,
     F: OdeFunction,
     T: Scalar,
     M: OdeMethod,
@@ -53,10 +80,10 @@ where
         atol: &opts.atol,
     };
     let mut rhs = Rhs::new(f, p);
-    let mut cache = method.new_cache::<T>(n);
-    let mut u = u0.to_vec();
-    let mut u_new = vec![T::zero(); n];
-    let mut scratch = vec![T::zero(); n];
+    let mut cache = method.new_cache::<T, D>(dim);
+    let mut u = dim.copy_of(u0);
+    let mut u_new = dim.zeros::<T>();
+    let mut scratch = dim.zeros::<T>();
     let save_times = save_grid(&opts.saveat, t0r, t1r, dir);
     let mut next_save = 0;
     let tstops = stop_grid(&opts.tstops, t0r, t1r, dir);
@@ -78,13 +105,13 @@ where
 
     // --- the start point ---
     if matches!(opts.saveat, SaveAt::EveryStep) {
-        sol.push(t0, &u);
+        sol.push(t0, u.as_ref());
     }
     while next_save < save_times.len() && save_times[next_save] == t0r {
-        sol.push(t0, &u);
+        sol.push(t0, u.as_ref());
         next_save += 1;
     }
-    method.start(&mut cache, &mut rhs, t0, &u);
+    method.start(&mut cache, &mut rhs, t0, u.as_ref());
     let finish = |mut sol: Solution<T>, retcode, t: T, u: &[T], rhs: &Rhs<F, T>| {
         sol.retcode = retcode;
         sol.reached = (t0, t);
@@ -93,7 +120,7 @@ where
         Ok(sol)
     };
     if !method.derivative(&cache).iter().all(|x| x.is_finite()) {
-        return finish(sol, ReturnCode::Unstable, t0, &u, &rhs);
+        return finish(sol, ReturnCode::Unstable, t0, u.as_ref(), &rhs);
     }
 
     let dtmax = opts.dtmax.unwrap_or(span).min(span);
@@ -102,19 +129,24 @@ where
         Stepping::Adaptive { dt0: Some(dt0) } => dt0.min(dtmax),
         Stepping::Adaptive { dt0: None } => {
             let f0 = method.derivative(&cache);
-            let weight = |i: usize| opts.atol.at(i) + opts.rtol.at(i) * u[i].real().abs();
+            let weights: Vec<f64> = (0..n)
+                .map(|i| opts.atol.at(i) + opts.rtol.at(i) * u.as_ref()[i].real().abs())
+                .collect();
             let rms = |v: &mut dyn Iterator<Item = f64>| {
                 (v.map(|x| x * x).sum::<f64>() / n as f64).sqrt()
             };
-            let d0 = rms(&mut (0..n).map(|i| u[i].real() / weight(i)));
-            let d1 = rms(&mut (0..n).map(|i| f0[i].real() / weight(i)));
-            let f0_real: Vec<f64> = f0.iter().map(|x| x.real()).collect();
+            let u0r: Vec<f64> = u.as_ref().iter().map(|x| x.real()).collect();
+            let f0r: Vec<f64> = f0.iter().map(|x| x.real()).collect();
+            let d0 = rms(&mut u0r.iter().zip(&weights).map(|(x, w)| x / w));
+            let d1 = rms(&mut f0r.iter().zip(&weights).map(|(x, w)| x / w));
             initial_step(info.order, d0, d1, dtmax, |h0| {
-                for i in 0..n {
-                    scratch[i] = u[i] + T::cst(dir * h0) * T::cst(f0_real[i]);
+                // f at an explicit Euler step of size h0, in real parts.
+                for ((s, x), fx) in scratch.as_mut().iter_mut().zip(&u0r).zip(&f0r) {
+                    *s = T::cst(x + dir * h0 * fx);
                 }
-                rhs.eval(&mut u_new, &scratch, t0 + T::cst(dir * h0));
-                rms(&mut (0..n).map(|i| (u_new[i].real() - f0_real[i]) / weight(i))) / h0
+                rhs.eval(u_new.as_mut(), scratch.as_ref(), t0 + T::cst(dir * h0));
+                let f1 = u_new.as_ref();
+                rms(&mut (0..n).map(|i| (f1[i].real() - f0r[i]) / weights[i])) / h0
             })
         }
     };
@@ -152,8 +184,8 @@ where
             &mut rhs,
             t,
             dt,
-            &u,
-            &mut u_new,
+            u.as_ref(),
+            u_new.as_mut(),
             adaptive.then_some(&scale),
         );
         iters += 1;
@@ -165,30 +197,38 @@ where
             last_rejected = true;
             continue;
         }
-        if !u_new.iter().all(|x| x.is_finite()) {
+        if !u_new.as_ref().iter().all(|x| x.is_finite()) {
             break ReturnCode::Unstable;
         }
         let t_new = if lands { stop } else { t + dt };
-        method.accept(&mut cache, &mut rhs, t_new, &u_new);
+        method.accept(&mut cache, &mut rhs, t_new, u_new.as_ref());
         sol.stats.accepted += 1;
 
         // Save what lies in (t, t_new].
         if matches!(opts.saveat, SaveAt::EveryStep) {
-            sol.push(t_new, &u_new);
+            sol.push(t_new, u_new.as_ref());
         }
         while next_save < save_times.len() && (save_times[next_save] - t_new.real()) * dir <= 0.0 {
             let ts = save_times[next_save];
             if ts == t_new.real() {
-                sol.push(t_new, &u_new);
+                sol.push(t_new, u_new.as_ref());
             } else {
                 let ts = T::cst(ts);
-                method.interpolate(&mut cache, &mut rhs, t, dt, &u, (ts - t) / dt, &mut scratch);
-                sol.push(ts, &scratch);
+                method.interpolate(
+                    &mut cache,
+                    &mut rhs,
+                    t,
+                    dt,
+                    u.as_ref(),
+                    (ts - t) / dt,
+                    scratch.as_mut(),
+                );
+                sol.push(ts, scratch.as_ref());
             }
             next_save += 1;
         }
         if let Some(dense) = sol.dense.as_mut() {
-            method.write_dense(&mut cache, &mut rhs, t, dt, &u, &mut dense.data);
+            method.write_dense(&mut cache, &mut rhs, t, dt, u.as_ref(), &mut dense.data);
             dense.starts.push(t);
             dense.sizes.push(dt);
         }
@@ -210,7 +250,7 @@ where
             next_stop += 1;
         }
     };
-    finish(sol, retcode, t, &u, &rhs)
+    finish(sol, retcode, t, u.as_ref(), &rhs)
 }
 
 /// The save times in integration order: `t0, t0 ± dt, …, t1` for a spacing
