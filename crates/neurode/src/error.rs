@@ -61,6 +61,15 @@ pub enum Error {
     /// The solution was computed without dense output.
     #[error("this solution has no dense output: solve with SolveOptions::dense(true)")]
     NoDenseOutput,
+    /// The problem has a mass matrix and the method cannot use one.
+    #[error("{method} cannot solve M u' = f with a mass matrix: use a Rosenbrock or BDF method")]
+    MassMatrixUnsupported {
+        /// The method's name.
+        method: &'static str,
+    },
+    /// No algebraic variables satisfy the algebraic equations near `u0`.
+    #[error("could not make the algebraic variables consistent with u0: {0}")]
+    InconsistentInitialCondition(String),
     /// `maxiters` is zero.
     #[error("maxiters must be at least 1")]
     ZeroMaxIters,

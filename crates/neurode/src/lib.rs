@@ -32,6 +32,7 @@
 
 pub mod dim;
 pub mod error;
+pub mod linalg;
 pub mod methods;
 #[cfg(feature = "plot")]
 pub mod plot;
@@ -41,7 +42,10 @@ pub mod scalar;
 pub mod solve;
 
 pub use error::Error;
-pub use methods::{Bs3, Dop853, Dp5, Euler, Heun, Midpoint, OdeMethod, Rk4, Tsit5, Vern7};
-pub use problem::{OdeFunction, OdeProblem};
+pub use methods::{
+    AutoSwitch, AutoTsit5, Bdf, Bs3, Dop853, Dp5, Euler, Heun, ImplicitEuler, KenCarp4, Midpoint,
+    OdeMethod, Rk4, Rodas4, Rodas5P, Rosenbrock23, Trapezoid, Trbdf2, Tsit5, Vern7,
+};
+pub use problem::{JacobianSparsity, MassMatrix, OdeFunction, OdeProblem};
 pub use scalar::Scalar;
 pub use solve::{ReturnCode, SaveAt, Solution, SolveOptions, Stats, Tolerance};

@@ -47,8 +47,27 @@ pub trait Scalar:
     + DivAssign
     + 'static
 {
+    /// This number type with one more derivative direction: what a Jacobian
+    /// or a time derivative of a right-hand side is computed in (forward-mode
+    /// AD), whatever the solve's own number type is.
+    type Dual: Scalar;
+
+    /// `re + eps·ε` in [`Self::Dual`].
+    fn dual(re: Self, eps: Self) -> Self::Dual;
+
+    /// The real and derivative parts of a [`Self::Dual`].
+    fn dual_parts(d: Self::Dual) -> (Self, Self);
+
     /// A constant: real part `x`, every derivative part zero.
     fn cst(x: f64) -> Self;
+
+    /// `x` itself when this type is `f64` (so `f64`-only code such as a
+    /// sparse LU can serve generic callers), otherwise `None`.
+    #[inline(always)]
+    fn as_f64_slice_mut(x: &mut [Self]) -> Option<&mut [f64]> {
+        let _ = x;
+        None
+    }
     /// The real part as `f64` (derivative parts dropped).
     fn real(self) -> f64;
     /// `self * c` for a plain coefficient `c`; cheaper than `self * Self::cst(c)`
@@ -131,8 +150,25 @@ pub trait Scalar:
 }
 
 macro_rules! impl_scalar_float {
-    ($t:ty) => {
+    (@as_f64 as_f64) => {
+        #[inline(always)]
+        fn as_f64_slice_mut(x: &mut [Self]) -> Option<&mut [f64]> {
+            Some(x)
+        }
+    };
+    (@as_f64 not_f64) => {};
+    ($t:ty, $kind:ident) => {
         impl Scalar for $t {
+            impl_scalar_float!(@as_f64 $kind);
+            type Dual = Dual<$t>;
+            #[inline(always)]
+            fn dual(re: Self, eps: Self) -> Dual<$t> {
+                Dual::new(re, eps)
+            }
+            #[inline(always)]
+            fn dual_parts(d: Dual<$t>) -> (Self, Self) {
+                (d.re, d.eps)
+            }
             #[inline(always)]
             fn cst(x: f64) -> Self {
                 x as $t
@@ -237,8 +273,8 @@ macro_rules! impl_scalar_float {
     };
 }
 
-impl_scalar_float!(f64);
-impl_scalar_float!(f32);
+impl_scalar_float!(f64, as_f64);
+impl_scalar_float!(f32, not_f64);
 
 /// Dual numbers over any scalar, so first derivatives (and, nested, higher ones)
 /// flow through a solve. The elementary functions are num-dual's.
@@ -247,6 +283,15 @@ where
     T: Scalar + DualNum,
     Dual<T>: DualNum + Display,
 {
+    type Dual = Dual<Dual<T>>;
+    #[inline(always)]
+    fn dual(re: Self, eps: Self) -> Dual<Dual<T>> {
+        Dual::new(re, eps)
+    }
+    #[inline(always)]
+    fn dual_parts(d: Dual<Dual<T>>) -> (Self, Self) {
+        (d.re, d.eps)
+    }
     #[inline(always)]
     fn cst(x: f64) -> Self {
         Dual::new(T::cst(x), T::cst(0.0))

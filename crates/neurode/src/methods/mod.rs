@@ -1,17 +1,26 @@
 //! Integration methods. A method supplies a step, its error estimate and its
 //! interpolant; the integrator loop ([`crate::solve`]) owns everything else.
 
+pub mod auto;
+pub mod bdf;
 pub mod explicit;
+pub mod implicit;
+pub mod rosenbrock;
+pub mod sdirk;
 
 use crate::dim::Dim;
-use crate::problem::OdeFunction;
+use crate::problem::{JacobianSparsity, MassMatrix, OdeFunction};
 use crate::scalar::Scalar;
-use crate::solve::Tolerance;
+use crate::solve::{SolveOptions, Stats, Tolerance};
 
+pub use auto::{AutoSwitch, AutoTsit5};
+pub use bdf::Bdf;
 pub use explicit::{Bs3, Dop853, Dp5, Euler, ExplicitTableau, Heun, Midpoint, Rk4, Tsit5, Vern7};
+pub use rosenbrock::{Rodas4, Rodas5P, Rosenbrock23};
+pub use sdirk::{ImplicitEuler, KenCarp4, Trapezoid, Trbdf2};
 
 /// What the loop needs to know about a method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MethodInfo {
     /// Display name, such as `"Tsit5"`.
     pub name: &'static str,
@@ -22,6 +31,14 @@ pub struct MethodInfo {
     pub error_order: Option<u32>,
     /// Order of its dense-output interpolant.
     pub dense_order: u32,
+    /// Whether it solves `M u' = f` with a mass matrix (and so DAEs).
+    pub mass_matrix: bool,
+    /// Whether it reuses factorisations across steps (the loop then keeps
+    /// the step size through small changes so that they stay valid).
+    pub reuses_factorizations: bool,
+    /// For explicit methods that detect stiffness: where the stability
+    /// region meets the negative real axis (0 otherwise).
+    pub stability_size: f64,
 }
 
 impl MethodInfo {
@@ -31,17 +48,41 @@ impl MethodInfo {
     }
 }
 
-/// Counts evaluations of the user's right-hand side with its parameters bound.
+/// The user's right-hand side with its parameters bound, counting the work
+/// a solve does with it.
 pub struct Rhs<'a, F, T> {
     f: &'a F,
     p: &'a [T],
     evals: usize,
+    /// Jacobians evaluated.
+    pub jacobians: usize,
+    /// LU factorisations.
+    pub factorizations: usize,
+    /// Linear solves with a factorisation.
+    pub solves: usize,
 }
 
 impl<'a, F: OdeFunction, T: Scalar> Rhs<'a, F, T> {
     /// Binds `f` to the parameters `p`.
     pub fn new(f: &'a F, p: &'a [T]) -> Self {
-        Self { f, p, evals: 0 }
+        Self {
+            f,
+            p,
+            evals: 0,
+            jacobians: 0,
+            factorizations: 0,
+            solves: 0,
+        }
+    }
+
+    /// The function.
+    pub fn function(&self) -> &'a F {
+        self.f
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &'a [T] {
+        self.p
     }
     /// Writes `f(u, p, t)` into `du`.
     #[inline(always)]
@@ -52,6 +93,25 @@ impl<'a, F: OdeFunction, T: Scalar> Rhs<'a, F, T> {
     /// Evaluations so far.
     pub fn evals(&self) -> usize {
         self.evals
+    }
+
+    /// Counts `k` evaluations made outside [`eval`](Self::eval) (finite differences).
+    pub fn add_evals(&mut self, k: usize) {
+        self.evals += k;
+    }
+
+    /// Writes the stiff part `f_stiff(u, p, t)` of a split function into `du`.
+    #[inline(always)]
+    pub fn eval_stiff(&mut self, du: &mut [T], u: &[T], t: T) {
+        self.evals += 1;
+        self.f.rhs_stiff(du, u, self.p, t);
+    }
+
+    /// Writes the nonstiff part `f_nonstiff(u, p, t)` of a split function into `du`.
+    #[inline(always)]
+    pub fn eval_nonstiff(&mut self, du: &mut [T], u: &[T], t: T) {
+        self.evals += 1;
+        self.f.rhs_nonstiff(du, u, self.p, t);
     }
 }
 
@@ -83,6 +143,26 @@ impl ErrorScale<'_> {
     }
 }
 
+/// What a method may need to know about the problem when it sets up:
+/// implicit methods read the mass matrix, the Jacobian's structure and how
+/// to compute it.
+pub struct Setup<'a, F, T> {
+    /// The right-hand side.
+    pub f: &'a F,
+    /// The initial state.
+    pub u0: &'a [T],
+    /// The parameters.
+    pub p: &'a [T],
+    /// The initial time.
+    pub t0: T,
+    /// The mass matrix.
+    pub mass: &'a MassMatrix,
+    /// Where the Jacobian's structure comes from.
+    pub sparsity: &'a JacobianSparsity,
+    /// The solve's options (tolerances, Jacobian method).
+    pub opts: &'a SolveOptions,
+}
+
 /// Evaluates a stored step of dense output: `(theta, dt, data, out)`, where
 /// `data` is what [`OdeMethod::write_dense`] appended for that step.
 pub type DenseFn<T> = fn(T, T, &[T], &mut [T]);
@@ -101,7 +181,11 @@ pub trait OdeMethod {
     fn info(&self) -> MethodInfo;
 
     /// Allocates the working memory (the only allocation a method makes).
-    fn new_cache<T: Scalar, D: Dim>(&self, dim: D) -> Self::Cache<T, D>;
+    fn new_cache<F: OdeFunction, T: Scalar, D: Dim>(
+        &self,
+        dim: D,
+        setup: &Setup<'_, F, T>,
+    ) -> Self::Cache<T, D>;
 
     /// Prepares to step from `(t, u)`; evaluates `f(t, u)`.
     fn start<F: OdeFunction, T: Scalar, D: Dim>(
@@ -140,6 +224,19 @@ pub trait OdeMethod {
         u_new: &[T],
     );
 
+    /// The size for the next step (after an accepted or a rejected one), for
+    /// methods that choose it themselves (variable-order BDF); `None` (the
+    /// default) leaves it to the loop's PI controller.
+    fn propose_step<T: Scalar, D: Dim>(
+        &self,
+        cache: &Self::Cache<T, D>,
+        dt: f64,
+        accepted: bool,
+    ) -> Option<f64> {
+        let _ = (cache, dt, accepted);
+        None
+    }
+
     /// The interpolant of the accepted step from `(t, u)` of size `dt` at
     /// `t + theta * dt`, written to `out`.
     #[allow(clippy::too_many_arguments)]
@@ -170,6 +267,33 @@ pub trait OdeMethod {
         out: &mut Vec<T>,
     );
 
+    /// Called once per accepted step after everything about it is saved,
+    /// at the new point (automatic switching changes method here).
+    fn finish_step<F: OdeFunction, T: Scalar, D: Dim>(
+        &self,
+        cache: &mut Self::Cache<T, D>,
+        rhs: &mut Rhs<F, T>,
+        t: T,
+        u: &[T],
+    ) {
+        let _ = (cache, rhs, t, u);
+    }
+
+    /// An estimate of the magnitude of the dominant eigenvalue of `∂f/∂u`
+    /// near the last accepted step, if the method has one (explicit methods
+    /// from their stages, implicit ones from their Jacobian); automatic
+    /// stiffness switching compares `dt` times it with a stability size.
+    fn stiffness_estimate<T: Scalar, D: Dim>(&self, cache: &Self::Cache<T, D>) -> Option<f64> {
+        let _ = cache;
+        None
+    }
+
+    /// Adds what the method counted itself (steps per method of an
+    /// automatic-switching solve) to the solution's statistics.
+    fn report<T: Scalar, D: Dim>(&self, cache: &Self::Cache<T, D>, stats: &mut Stats) {
+        let _ = (cache, stats);
+    }
+
     /// The function that evaluates stored dense output.
-    fn dense_fn<T: Scalar>(&self) -> DenseFn<T>;
+    fn dense_fn<T: Scalar>() -> DenseFn<T>;
 }

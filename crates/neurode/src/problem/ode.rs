@@ -1,6 +1,8 @@
 //! Ordinary differential equations `u' = f(u, p, t)`.
 
+use super::mass::{JacobianSparsity, MassMatrix};
 use crate::error::{Error, check_finite, check_len};
+use crate::linalg::DenseMatrix;
 use crate::methods::OdeMethod;
 use crate::scalar::Scalar;
 use crate::solve::{Solution, SolveOptions, integrate};
@@ -43,6 +45,32 @@ pub trait OdeFunction {
     fn state_names(&self) -> &[&str] {
         &[]
     }
+
+    /// True when `f = f_stiff + f_nonstiff` is given in two parts
+    /// ([`rhs_stiff`](Self::rhs_stiff), [`rhs_nonstiff`](Self::rhs_nonstiff)),
+    /// so IMEX methods treat only the stiff part implicitly. `rhs` must still
+    /// return the sum.
+    fn is_split(&self) -> bool {
+        false
+    }
+
+    /// The stiff part of a split function (the whole of an unsplit one).
+    fn rhs_stiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        self.rhs(du, u, p, t)
+    }
+
+    /// The nonstiff part of a split function (zero for an unsplit one).
+    fn rhs_nonstiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        let _ = (u, p, t);
+        du.fill(T::zero());
+    }
+
+    /// Writes the analytic Jacobian `∂f/∂u` into `jac` and returns true, or
+    /// returns false (the default) to have it computed by forward-mode AD.
+    fn jacobian<T: Scalar>(&self, jac: &mut DenseMatrix<T>, u: &[T], p: &[T], t: T) -> bool {
+        let _ = (jac, u, p, t);
+        false
+    }
 }
 
 impl<F: OdeFunction + ?Sized> OdeFunction for &F {
@@ -59,6 +87,18 @@ impl<F: OdeFunction + ?Sized> OdeFunction for &F {
     fn state_names(&self) -> &[&str] {
         (**self).state_names()
     }
+    fn jacobian<T: Scalar>(&self, jac: &mut DenseMatrix<T>, u: &[T], p: &[T], t: T) -> bool {
+        (**self).jacobian(jac, u, p, t)
+    }
+    fn is_split(&self) -> bool {
+        (**self).is_split()
+    }
+    fn rhs_stiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        (**self).rhs_stiff(du, u, p, t)
+    }
+    fn rhs_nonstiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        (**self).rhs_nonstiff(du, u, p, t)
+    }
 }
 
 /// An initial-value problem: right-hand side, initial state, time span and
@@ -73,6 +113,8 @@ pub struct OdeProblem<F, T = f64> {
     u0: Vec<T>,
     tspan: (T, T),
     p: Vec<T>,
+    mass: MassMatrix,
+    sparsity: JacobianSparsity,
 }
 
 impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
@@ -89,6 +131,8 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
             u0: u0.into(),
             tspan,
             p: p.into(),
+            mass: MassMatrix::Identity,
+            sparsity: JacobianSparsity::Dense,
         };
         prob.validate()?;
         Ok(prob)
@@ -111,6 +155,16 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
         if self.tspan.0.real() == self.tspan.1.real() {
             return Err(Error::EmptySpan(self.tspan.0.real()));
         }
+        self.mass.validate(self.u0.len())?;
+        if let JacobianSparsity::Pattern(pattern) = &self.sparsity
+            && pattern.size() != self.u0.len()
+        {
+            return Err(Error::WrongLength {
+                what: "Jacobian sparsity pattern",
+                got: pattern.size(),
+                expected: self.u0.len(),
+            });
+        }
         Ok(())
     }
 
@@ -129,6 +183,14 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
     /// The parameters.
     pub fn p(&self) -> &[T] {
         &self.p
+    }
+    /// The mass matrix.
+    pub fn mass_matrix(&self) -> &MassMatrix {
+        &self.mass
+    }
+    /// Where the Jacobian's structure comes from.
+    pub fn jacobian_sparsity(&self) -> &JacobianSparsity {
+        &self.sparsity
     }
     /// The number of states.
     pub fn len(&self) -> usize {
@@ -154,6 +216,19 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
     /// The same problem with other parameters.
     pub fn with_p(mut self, p: impl Into<Vec<T>>) -> Result<Self, Error> {
         self.p = p.into();
+        self.validate()?;
+        Ok(self)
+    }
+    /// The same problem as `M u' = f(u, p, t)`.
+    pub fn with_mass_matrix(mut self, mass: MassMatrix) -> Result<Self, Error> {
+        self.mass = mass;
+        self.validate()?;
+        Ok(self)
+    }
+    /// The same problem with a sparse Jacobian, given or detected: implicit
+    /// methods then use a coloured AD Jacobian and a sparse LU.
+    pub fn with_jacobian_sparsity(mut self, sparsity: JacobianSparsity) -> Result<Self, Error> {
+        self.sparsity = sparsity;
         self.validate()?;
         Ok(self)
     }
@@ -185,6 +260,8 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
                 .enumerate()
                 .map(|(i, &x)| map(Role::P, i, x))
                 .collect(),
+            mass: self.mass.clone(),
+            sparsity: self.sparsity.clone(),
         }
     }
 
@@ -199,7 +276,7 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
         opts: &SolveOptions,
     ) -> Result<Solution<T>, Error> {
         self.validate()?;
-        integrate(&self.f, &self.u0, self.tspan, &self.p, &method, opts)
+        integrate(self, &method, opts)
     }
 }
 

@@ -7,12 +7,13 @@
 //! for growing dense output and `EveryStep` saves, which grow geometrically).
 
 use super::controller::{PiController, initial_step};
+use super::dae_init::consistent_initial_state;
 use super::options::{SaveAt, SolveOptions, Stepping};
 use super::solution::{Dense, ReturnCode, Solution};
 use crate::dim::{Dim, Dyn, Fixed};
 use crate::error::Error;
-use crate::methods::{ErrorScale, OdeMethod, Rhs};
-use crate::problem::OdeFunction;
+use crate::methods::{ErrorScale, OdeMethod, Rhs, Setup};
+use crate::problem::{OdeFunction, OdeProblem};
 use crate::scalar::Scalar;
 
 /// How much longer than the controller's choice a step may be stretched to
@@ -25,10 +26,7 @@ const FIXED_STRETCH: f64 = 1.0 + 1e-10;
 /// by the problem). Systems of up to four states run with their working
 /// vectors in [`Fixed`] arrays (kept in registers), larger ones on the heap.
 pub(crate) fn integrate<F, T, M>(
-    f: &F,
-    u0: &[T],
-    tspan: (T, T),
-    p: &[T],
+    prob: &OdeProblem<F, T>,
     method: &M,
     opts: &SolveOptions,
 ) -> Result<Solution<T>, Error>
@@ -37,22 +35,19 @@ where
     T: Scalar,
     M: OdeMethod,
 {
-    match u0.len() {
-        1 => integrate_in(Fixed::<1>, f, u0, tspan, p, method, opts),
-        2 => integrate_in(Fixed::<2>, f, u0, tspan, p, method, opts),
-        3 => integrate_in(Fixed::<3>, f, u0, tspan, p, method, opts),
-        4 => integrate_in(Fixed::<4>, f, u0, tspan, p, method, opts),
-        n => integrate_in(Dyn(n), f, u0, tspan, p, method, opts),
+    match prob.len() {
+        1 => integrate_in(Fixed::<1>, prob, method, opts),
+        2 => integrate_in(Fixed::<2>, prob, method, opts),
+        3 => integrate_in(Fixed::<3>, prob, method, opts),
+        4 => integrate_in(Fixed::<4>, prob, method, opts),
+        n => integrate_in(Dyn(n), prob, method, opts),
     }
 }
 
 /// [`integrate`] with the working vectors stored as `dim` says.
 fn integrate_in<D, F, T, M>(
     dim: D,
-    f: &F,
-    u0: &[T],
-    tspan: (T, T),
-    p: &[T],
+    prob: &OdeProblem<F, T>,
     method: &M,
     opts: &SolveOptions,
 ) -> Result<Solution<T>, Error>
@@ -62,8 +57,20 @@ where
     T: Scalar,
     M: OdeMethod,
 {
-    let n = u0.len();
+    let (f, p, tspan) = (prob.f(), prob.p(), prob.tspan());
+    let n = prob.len();
     let info = method.info();
+    if !prob.mass_matrix().is_identity() && !info.mass_matrix {
+        return Err(Error::MassMatrixUnsupported { method: info.name });
+    }
+    // A DAE starts from algebraic variables consistent with the rest.
+    let consistent;
+    let u0 = if prob.mass_matrix().algebraic().is_empty() {
+        prob.u0()
+    } else {
+        consistent = consistent_initial_state(f, prob.u0(), p, tspan.0, prob.mass_matrix())?;
+        &consistent[..]
+    };
     let (t0, t1) = tspan;
     let (t0r, t1r) = (t0.real(), t1.real());
     opts.validate(n, t0r, t1r)?;
@@ -80,7 +87,16 @@ where
         atol: &opts.atol,
     };
     let mut rhs = Rhs::new(f, p);
-    let mut cache = method.new_cache::<T, D>(dim);
+    let setup = Setup {
+        f,
+        u0,
+        p,
+        t0: tspan.0,
+        mass: prob.mass_matrix(),
+        sparsity: prob.jacobian_sparsity(),
+        opts,
+    };
+    let mut cache = method.new_cache::<F, T, D>(dim, &setup);
     let mut u = dim.copy_of(u0);
     let mut u_new = dim.zeros::<T>();
     let mut scratch = dim.zeros::<T>();
@@ -99,7 +115,7 @@ where
             sizes: Vec::with_capacity(64),
             data: Vec::with_capacity(64 * method.dense_width(n)),
             width: method.dense_width(n),
-            eval: method.dense_fn(),
+            eval: M::dense_fn(),
         });
     }
 
@@ -112,15 +128,20 @@ where
         next_save += 1;
     }
     method.start(&mut cache, &mut rhs, t0, u.as_ref());
-    let finish = |mut sol: Solution<T>, retcode, t: T, u: &[T], rhs: &Rhs<F, T>| {
-        sol.retcode = retcode;
-        sol.reached = (t0, t);
-        sol.end = u.to_vec();
-        sol.stats.f_evals = rhs.evals();
-        Ok(sol)
-    };
+    let finish =
+        |mut sol: Solution<T>, retcode, t: T, u: &[T], rhs: &Rhs<F, T>, cache: &M::Cache<T, D>| {
+            method.report(cache, &mut sol.stats);
+            sol.retcode = retcode;
+            sol.reached = (t0, t);
+            sol.end = u.to_vec();
+            sol.stats.f_evals = rhs.evals();
+            sol.stats.jacobians = rhs.jacobians;
+            sol.stats.factorizations = rhs.factorizations;
+            sol.stats.solves = rhs.solves;
+            Ok(sol)
+        };
     if !method.derivative(&cache).iter().all(|x| x.is_finite()) {
-        return finish(sol, ReturnCode::Unstable, t0, u.as_ref(), &rhs);
+        return finish(sol, ReturnCode::Unstable, t0, u.as_ref(), &rhs, &cache);
     }
 
     let dtmax = opts.dtmax.unwrap_or(span).min(span);
@@ -156,6 +177,10 @@ where
         FIXED_STRETCH
     };
     let mut controller = PiController::new(&opts.controller, info.order);
+    let qsteady = opts
+        .controller
+        .qsteady
+        .or(info.reuses_factorizations.then_some((1.0, 1.2)));
     let mut t = t0;
     let mut iters = 0usize;
     let mut last_rejected = false;
@@ -193,7 +218,10 @@ where
         let within_tolerance = err_sq <= 1.0;
         if adaptive && !within_tolerance {
             sol.stats.rejected += 1;
-            dt_abs = dt.real().abs() * controller.reject(err_sq);
+            let h = dt.real().abs();
+            dt_abs = method
+                .propose_step(&cache, h, false)
+                .unwrap_or_else(|| h * controller.reject(err_sq));
             last_rejected = true;
             continue;
         }
@@ -234,11 +262,20 @@ where
         }
         std::mem::swap(&mut u, &mut u_new);
         t = t_new;
+        method.finish_step(&mut cache, &mut rhs, t, u.as_ref());
 
-        if adaptive {
+        if let (true, Some(h)) = (adaptive, method.propose_step(&cache, dt.real().abs(), true)) {
+            dt_abs = h.min(dtmax);
+        } else if adaptive {
             let mut factor = controller.accept(err_sq);
             if last_rejected {
                 factor = factor.min(1.0);
+            }
+            if let Some((lo, hi)) = qsteady
+                && factor >= lo
+                && factor <= hi
+            {
+                factor = 1.0;
             }
             last_rejected = false;
             dt_abs = (dt.real().abs() * factor).min(dtmax);
@@ -250,7 +287,7 @@ where
             next_stop += 1;
         }
     };
-    finish(sol, retcode, t, u.as_ref(), &rhs)
+    finish(sol, retcode, t, u.as_ref(), &rhs, &cache)
 }
 
 /// The save times in integration order: `t0, t0 ± dt, …, t1` for a spacing

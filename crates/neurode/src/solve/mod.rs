@@ -1,6 +1,7 @@
 //! Solving: options, the shared integrator loop, and solutions.
 
 mod controller;
+mod dae_init;
 mod integrator;
 mod options;
 mod solution;

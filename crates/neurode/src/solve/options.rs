@@ -1,6 +1,7 @@
 //! What a solve should do: tolerances, step limits, what to save.
 
 use crate::error::Error;
+use crate::linalg::jacobian::JacobianMethod;
 
 /// A tolerance for every component, or one per component.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +100,10 @@ pub struct ControllerOptions {
     pub qmin: f64,
     /// Largest step-size ratio `dt_new / dt`.
     pub qmax: f64,
+    /// Keep the step size when the proposed ratio falls in this band, so
+    /// implicit methods can reuse their factorisations. `None`: `(1, 1.2)`
+    /// for methods that reuse them (OrdinaryDiffEq's choice), none otherwise.
+    pub qsteady: Option<(f64, f64)>,
 }
 
 impl Default for ControllerOptions {
@@ -109,6 +114,7 @@ impl Default for ControllerOptions {
             gamma: 0.9,
             qmin: 0.2,
             qmax: 10.0,
+            qsteady: None,
         }
     }
 }
@@ -144,6 +150,8 @@ pub struct SolveOptions {
     pub tstops: Vec<f64>,
     /// Step-size controller constants.
     pub controller: ControllerOptions,
+    /// How implicit methods compute Jacobians.
+    pub jacobian: JacobianMethod,
 }
 
 impl Default for SolveOptions {
@@ -159,6 +167,7 @@ impl Default for SolveOptions {
             dense: None,
             tstops: Vec::new(),
             controller: ControllerOptions::default(),
+            jacobian: JacobianMethod::Auto,
         }
     }
 }
@@ -226,6 +235,11 @@ impl SolveOptions {
     /// Times to step onto exactly.
     pub fn tstops(mut self, tstops: impl Into<Vec<f64>>) -> Self {
         self.tstops = tstops.into();
+        self
+    }
+    /// How implicit methods compute Jacobians.
+    pub fn jacobian(mut self, method: JacobianMethod) -> Self {
+        self.jacobian = method;
         self
     }
     /// Sets the controller constants.

@@ -34,6 +34,16 @@ pub struct Stats {
     pub accepted: usize,
     /// Rejected steps.
     pub rejected: usize,
+    /// Jacobians evaluated (implicit methods).
+    pub jacobians: usize,
+    /// LU factorisations (implicit methods).
+    pub factorizations: usize,
+    /// Linear solves (implicit methods).
+    pub solves: usize,
+    /// Accepted steps taken by the stiff method of an automatic-switching solve.
+    pub stiff_steps: usize,
+    /// Switches between the methods of an automatic-switching solve.
+    pub switches: usize,
 }
 
 impl Stats {

@@ -181,3 +181,119 @@ impl OdeFunction for Manufactured {
         Some(3)
     }
 }
+
+ode_system! {
+    /// Robertson's chemical kinetics (ROBER), the classic stiff test.
+    pub struct Rober;
+    fn rhs<T>(t; y1, y2, y3; k1, k2, k3) -> (d1, d2, d3) {
+        d1 = -k1 * y1 + k3 * y2 * y3;
+        d2 = k1 * y1 - k2 * y2 * y2 - k3 * y2 * y3;
+        d3 = k2 * y2 * y2;
+    }
+}
+
+ode_system! {
+    /// ROBER as a DAE: the third equation replaced by conservation,
+    /// `0 = y1 + y2 + y3 - 1` (mass matrix `diag(1, 1, 0)`).
+    pub struct RoberDae;
+    fn rhs<T>(t; y1, y2, y3; k1, k2, k3) -> (d1, d2, d3) {
+        d1 = -k1 * y1 + k3 * y2 * y3;
+        d2 = k1 * y1 - k2 * y2 * y2 - k3 * y2 * y3;
+        d3 = y1 + y2 + y3 - T::one();
+    }
+}
+
+ode_system! {
+    /// Van der Pol, `x'' = μ (1 - x²) x' - x`, as the reference file writes it.
+    pub struct VanDerPol;
+    fn rhs<T>(t; x, v; mu) -> (dx, dv) {
+        dx = v;
+        dv = mu * ((T::one() - x * x) * v) - x;
+    }
+}
+
+/// The SciML 2-D Brusselator on an `n × n` periodic grid (A = 3.4, B = 1,
+/// α = 10, forcing 5 in the disc (x-0.3)² + (y-0.6)² ≤ 0.01 for t ≥ 1.1).
+/// State layout `i + n j + n² k` (x = xyd[i], y = xyd[j], k = 0: u, 1: v).
+#[derive(Clone, Copy, Debug)]
+pub struct Brusselator2D {
+    pub n: usize,
+}
+
+impl Brusselator2D {
+    pub fn xyd(&self, i: usize) -> f64 {
+        i as f64 / (self.n - 1) as f64
+    }
+    pub fn u0(&self) -> Vec<f64> {
+        let n = self.n;
+        let mut u = vec![0.0; 2 * n * n];
+        for j in 0..n {
+            for i in 0..n {
+                let (x, y) = (self.xyd(i), self.xyd(j));
+                u[i + n * j] = 22.0 * (y * (1.0 - y)).powf(1.5);
+                u[n * n + i + n * j] = 27.0 * (x * (1.0 - x)).powf(1.5);
+            }
+        }
+        u
+    }
+    /// The true pattern: each state couples to itself, its four periodic
+    /// neighbours of the same species, and the other species at its point.
+    pub fn true_pattern(&self) -> neurode::linalg::SparsityPattern {
+        let n = self.n;
+        let nn = n * n;
+        let mut entries = Vec::new();
+        for k in 0..2 {
+            for j in 0..n {
+                for i in 0..n {
+                    let row = i + n * j + nn * k;
+                    for (a, b) in [
+                        (i, j),
+                        ((i + 1) % n, j),
+                        ((i + n - 1) % n, j),
+                        (i, (j + 1) % n),
+                        (i, (j + n - 1) % n),
+                    ] {
+                        entries.push((row, a + n * b + nn * k));
+                    }
+                    entries.push((row, i + n * j + nn * (1 - k)));
+                }
+            }
+        }
+        neurode::linalg::SparsityPattern::from_entries(2 * nn, entries)
+    }
+}
+
+impl OdeFunction for Brusselator2D {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        let n = self.n;
+        let nn = n * n;
+        let (a, b, alpha) = (p[0], p[1], p[2]);
+        let dx = 1.0 / (n - 1) as f64;
+        let alpha = alpha.scaled(1.0 / (dx * dx));
+        let forcing_on = t.real() >= 1.1;
+        for j in 0..n {
+            for i in 0..n {
+                let (ip, im, jp, jm) = ((i + 1) % n, (i + n - 1) % n, (j + 1) % n, (j + n - 1) % n);
+                let k = i + n * j;
+                let (x, y) = (self.xyd(i), self.xyd(j));
+                let uu = u[k];
+                let vv = u[nn + k];
+                let lap_u =
+                    u[im + n * j] + u[ip + n * j] + u[i + n * jp] + u[i + n * jm] - uu.scaled(4.0);
+                let lap_v = u[nn + im + n * j]
+                    + u[nn + ip + n * j]
+                    + u[nn + i + n * jp]
+                    + u[nn + i + n * jm]
+                    - vv.scaled(4.0);
+                let forcing = if forcing_on && (x - 0.3).powi(2) + (y - 0.6).powi(2) <= 0.01 {
+                    5.0
+                } else {
+                    0.0
+                };
+                let uuv = uu * uu * vv;
+                du[k] = alpha * lap_u + b + uuv - (a + T::one()) * uu + T::cst(forcing);
+                du[nn + k] = alpha * lap_v + a * uu - uuv;
+            }
+        }
+    }
+}

@@ -44,5 +44,6 @@ impl ErkMethod for Bs3 {
             b_theta: &DENSE,
             degree: 3,
         },
+        stability_size: 0.0,
     };
 }

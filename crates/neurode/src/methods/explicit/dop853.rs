@@ -31,6 +31,7 @@ impl ErkMethod for Dop853 {
             b_theta: &DENSE,
             degree: 7,
         },
+        stability_size: 0.0,
     };
 }
 

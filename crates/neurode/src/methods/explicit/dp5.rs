@@ -114,5 +114,6 @@ impl ErkMethod for Dp5 {
             b_theta: &DENSE,
             degree: 4,
         },
+        stability_size: 3.3065,
     };
 }

@@ -12,7 +12,7 @@
 use super::tableau::ErrorEstimator;
 use super::{ErkMethod, MAX_SLOTS};
 use crate::dim::Dim;
-use crate::methods::{DenseFn, ErrorScale, MethodInfo, OdeMethod, Rhs};
+use crate::methods::{DenseFn, ErrorScale, MethodInfo, OdeMethod, Rhs, Setup};
 use crate::problem::OdeFunction;
 use crate::scalar::Scalar;
 
@@ -44,6 +44,30 @@ pub struct ErkCache<T: Scalar, D: Dim> {
     extras_ready: usize,
     /// The end slot holds `f` at the new point and must move to slot 0.
     end_pending: bool,
+    /// The last accepted step's eigenvalue estimate (FSAL methods with a
+    /// stability size), see [`ErkCache::eigenvalue_estimate`].
+    eigen_estimate: Option<f64>,
+}
+
+impl<T: Scalar, D: Dim> ErkCache<T, D> {
+    /// Hairer's estimate of the dominant eigenvalue magnitude from the last
+    /// two stages of an FSAL step, `|f(u_new) - f(y)| / |u_new - y|` with `y`
+    /// the last stage's input; `None` for other methods.
+    pub(crate) fn eigenvalue_estimate<M: ErkMethod>(&self, u_new: &[T]) -> Option<f64> {
+        let tab = &M::TABLEAU;
+        let s = tab.stages();
+        if !tab.fsal || s < 3 || tab.stability_size == 0.0 {
+            return None;
+        }
+        let (mut num, mut den) = (0.0, 0.0);
+        for m in 0..self.n {
+            let df = self.k[s - 1].as_ref()[m].real() - self.k[s - 2].as_ref()[m].real();
+            let du = u_new[m].real() - self.stage.as_ref()[m].real();
+            num += df * df;
+            den += du * du;
+        }
+        (den > 0.0).then(|| (num / den).sqrt())
+    }
 }
 
 /// Read access to stage values by (slot, component), for slots held as
@@ -239,10 +263,17 @@ impl<M: ErkMethod> OdeMethod for M {
                 ErrorEstimator::Dop853 { .. } => Some(5),
             },
             dense_order: t.dense.order,
+            mass_matrix: false,
+            reuses_factorizations: false,
+            stability_size: t.stability_size,
         }
     }
 
-    fn new_cache<T: Scalar, D: Dim>(&self, dim: D) -> ErkCache<T, D> {
+    fn new_cache<F: OdeFunction, T: Scalar, D: Dim>(
+        &self,
+        dim: D,
+        _setup: &Setup<'_, F, T>,
+    ) -> ErkCache<T, D> {
         let slots = M::TABLEAU.slots();
         assert!(
             slots <= MAX_SLOTS,
@@ -255,6 +286,7 @@ impl<M: ErkMethod> OdeMethod for M {
             stage: dim.zeros(),
             extras_ready: 0,
             end_pending: false,
+            eigen_estimate: None,
         }
     }
 
@@ -337,6 +369,7 @@ impl<M: ErkMethod> OdeMethod for M {
         u_new: &[T],
     ) {
         let tab = &M::TABLEAU;
+        c.eigen_estimate = c.eigenvalue_estimate::<M>(u_new);
         if tab.fsal {
             c.extras_ready = 0;
         } else {
@@ -362,6 +395,10 @@ impl<M: ErkMethod> OdeMethod for M {
         weighted_sum::<M, T>(theta, dt, u, &k, out);
     }
 
+    fn stiffness_estimate<T: Scalar, D: Dim>(&self, c: &ErkCache<T, D>) -> Option<f64> {
+        c.eigen_estimate
+    }
+
     fn dense_width(&self, n: usize) -> usize {
         (1 + M::TABLEAU.slots()) * n
     }
@@ -382,7 +419,7 @@ impl<M: ErkMethod> OdeMethod for M {
         }
     }
 
-    fn dense_fn<T: Scalar>(&self) -> DenseFn<T> {
+    fn dense_fn<T: Scalar>() -> DenseFn<T> {
         dense_eval::<M, T>
     }
 }

@@ -26,6 +26,7 @@ impl ErkMethod for Euler {
             b_theta: &EULER_DENSE,
             degree: 3,
         },
+        stability_size: 0.0,
     };
 }
 
@@ -55,6 +56,7 @@ impl ErkMethod for Midpoint {
             b_theta: &MIDPOINT_DENSE,
             degree: 3,
         },
+        stability_size: 0.0,
     };
 }
 
@@ -84,6 +86,7 @@ impl ErkMethod for Heun {
             b_theta: &HEUN_DENSE,
             degree: 3,
         },
+        stability_size: 0.0,
     };
 }
 
@@ -110,5 +113,6 @@ impl ErkMethod for Rk4 {
             b_theta: &RK4_DENSE,
             degree: 3,
         },
+        stability_size: 0.0,
     };
 }

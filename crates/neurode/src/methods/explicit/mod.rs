@@ -20,7 +20,10 @@ pub use dop853::Dop853;
 pub use dp5::Dp5;
 pub use engine::ErkCache;
 pub use fixed::{Euler, Heun, Midpoint, Rk4};
-pub use tableau::{DenseOutput, DensePoly, ErrorEstimator, ExplicitTableau, MAX_DENSE_DEGREE};
+pub use tableau::{
+    DenseOutput, DensePoly, ErrorEstimator, ExplicitTableau, MAX_DENSE_DEGREE, hermite, pad,
+    pad_rows,
+};
 pub use tsit5::Tsit5;
 pub use vern7::Vern7;
 
@@ -69,6 +72,37 @@ mod tests {
             assert!(
                 weights[s.min(weights.len())..].iter().all(|&x| x == 0.0),
                 "{}: error uses main stages only",
+                t.name
+            );
+        }
+    }
+
+    /// `R(z) = 1 + z bᵀ (I - zA)⁻¹ 1` on the negative real axis.
+    fn stability_function(t: &ExplicitTableau, z: f64) -> f64 {
+        let s = t.stages();
+        // Explicit: solve the lower-triangular system directly.
+        let mut g = vec![0.0; s];
+        for i in 0..s {
+            g[i] = 1.0 + z * t.a[i].iter().zip(&g).map(|(a, gj)| a * gj).sum::<f64>();
+        }
+        1.0 + z * t.b.iter().zip(&g).map(|(b, gi)| b * gi).sum::<f64>()
+    }
+
+    #[test]
+    fn stability_sizes_bound_the_real_stability_interval() {
+        for t in [&Tsit5::TABLEAU, &Dp5::TABLEAU] {
+            let size = t.stability_size;
+            for k in 1..=1000 {
+                let x = size * k as f64 / 1000.0;
+                assert!(
+                    stability_function(t, -x).abs() <= 1.0 + 1e-9,
+                    "{}: |R(-{x})| > 1",
+                    t.name
+                );
+            }
+            assert!(
+                stability_function(t, -size * 1.005).abs() > 1.0,
+                "{}: stable beyond {size}",
                 t.name
             );
         }

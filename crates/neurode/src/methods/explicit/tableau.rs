@@ -69,6 +69,10 @@ pub struct ExplicitTableau {
     pub error: ErrorEstimator,
     /// The dense output.
     pub dense: DenseOutput,
+    /// Where the stability region meets the negative real axis (`|R(-x)| ≤ 1`
+    /// for `0 < x ≤ stability_size`); 0 when the method is not used to
+    /// detect stiffness.
+    pub stability_size: f64,
 }
 
 impl ExplicitTableau {

@@ -33,6 +33,7 @@ impl ErkMethod for Tsit5 {
             b_theta: &DENSE,
             degree: 4,
         },
+        stability_size: 3.5068,
     };
 }
 

@@ -32,6 +32,7 @@ impl ErkMethod for Vern7 {
             b_theta: &DENSE,
             degree: 7,
         },
+        stability_size: 0.0,
     };
 }
 

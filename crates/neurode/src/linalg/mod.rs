@@ -1,0 +1,14 @@
+//! Linear algebra for implicit methods: dense LU on any [`Scalar`](crate::Scalar),
+//! sparsity patterns with automatic detection and column colouring, and
+//! (feature `sparse`) sparse LU for `f64`.
+
+pub mod dense;
+pub mod jacobian;
+#[cfg(feature = "sparse")]
+pub mod sparse_lu;
+pub mod sparsity;
+
+pub use dense::{DenseLu, DenseMatrix, Singular};
+#[cfg(feature = "sparse")]
+pub use sparse_lu::SparseLu;
+pub use sparsity::{ColumnColoring, SparsityPattern, Tracer};
