@@ -73,6 +73,23 @@ pub enum Error {
     /// `maxiters` is zero.
     #[error("maxiters must be at least 1")]
     ZeroMaxIters,
+    /// A solve needed for a gradient stopped early, so the loss of the
+    /// requested span is not defined.
+    #[error("the {stage} solve with {method} stopped at t = {t} ({retcode:?}): no gradient")]
+    SolveFailed {
+        /// Which solve: "forward" or "adjoint".
+        stage: &'static str,
+        /// The method's name.
+        method: &'static str,
+        /// Why it stopped.
+        retcode: crate::ReturnCode,
+        /// Where it stopped.
+        t: f64,
+    },
+    /// The requested combination is not available (for example, the
+    /// discrete adjoint of a method without a tableau).
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 /// Checks that every entry of `v` is finite.

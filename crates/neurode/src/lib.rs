@@ -39,6 +39,7 @@ pub mod plot;
 pub mod prelude;
 pub mod problem;
 pub mod scalar;
+pub mod sensitivity;
 pub mod solve;
 
 pub use error::Error;
@@ -48,4 +49,5 @@ pub use methods::{
 };
 pub use problem::{JacobianSparsity, MassMatrix, OdeFunction, OdeProblem};
 pub use scalar::Scalar;
+pub use sensitivity::{Adjoint, Discrete, ForwardMode, Gradient, Loss, SumOfSquares};
 pub use solve::{ReturnCode, SaveAt, Solution, SolveOptions, Stats, Tolerance};

@@ -10,4 +10,7 @@ pub use crate::methods::{
 pub use crate::ode_system;
 pub use crate::problem::{JacobianSparsity, MassMatrix, OdeFunction, OdeProblem};
 pub use crate::scalar::Scalar;
+pub use crate::sensitivity::{
+    Adjoint, Discrete, ForwardMode, Gradient, Loss, Sensitivity, SumOfSquares,
+};
 pub use crate::solve::{ReturnCode, SaveAt, Solution, SolveOptions, Tolerance};

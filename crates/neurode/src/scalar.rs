@@ -47,6 +47,10 @@ pub trait Scalar:
     + DivAssign
     + 'static
 {
+    /// True for plain numbers (`f64`, `f32`), false for types that carry
+    /// derivatives.
+    const PLAIN: bool;
+
     /// This number type with one more derivative direction: what a Jacobian
     /// or a time derivative of a right-hand side is computed in (forward-mode
     /// AD), whatever the solve's own number type is.
@@ -160,6 +164,7 @@ macro_rules! impl_scalar_float {
     ($t:ty, $kind:ident) => {
         impl Scalar for $t {
             impl_scalar_float!(@as_f64 $kind);
+            const PLAIN: bool = true;
             type Dual = Dual<$t>;
             #[inline(always)]
             fn dual(re: Self, eps: Self) -> Dual<$t> {
@@ -283,6 +288,7 @@ where
     T: Scalar + DualNum,
     Dual<T>: DualNum + Display,
 {
+    const PLAIN: bool = false;
     type Dual = Dual<Dual<T>>;
     #[inline(always)]
     fn dual(re: Self, eps: Self) -> Dual<Dual<T>> {

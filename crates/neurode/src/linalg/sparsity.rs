@@ -304,6 +304,8 @@ macro_rules! tracer_unary {
 }
 
 impl Scalar for Tracer {
+    // A tracer carries dependency sets, so generic code must keep it whole.
+    const PLAIN: bool = false;
     // Tracing needs no derivatives: a tracer's "dual" is a tracer.
     type Dual = Tracer;
     fn dual(re: Self, _eps: Self) -> Tracer {

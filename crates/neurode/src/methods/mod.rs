@@ -296,4 +296,10 @@ pub trait OdeMethod {
 
     /// The function that evaluates stored dense output.
     fn dense_fn<T: Scalar>() -> DenseFn<T>;
+
+    /// The Butcher tableau of an explicit Runge–Kutta method (the discrete
+    /// adjoint differentiates through it); `None` for other methods.
+    fn explicit_tableau(&self) -> Option<&'static ExplicitTableau> {
+        None
+    }
 }

@@ -71,6 +71,43 @@ pub trait OdeFunction {
         let _ = (jac, u, p, t);
         false
     }
+
+    /// Vector–Jacobian products for reverse-mode gradients: writes
+    /// `vᵀ ∂f/∂u` into `vu`, `vᵀ ∂f/∂p` into `vp` and, when asked,
+    /// `vᵀ ∂f/∂t` into `vt`, and returns true; or returns false (the default)
+    /// to have them computed by forward-mode AD on `rhs`, which costs one
+    /// dual evaluation per state and per parameter. Neural right-hand sides
+    /// supply these analytically.
+    #[allow(clippy::too_many_arguments)]
+    fn vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+        vt: Option<&mut T>,
+    ) -> bool {
+        let _ = (v, u, p, t, vu, vp, vt);
+        false
+    }
+
+    /// The initial state as a function of the parameters (the seed's
+    /// `u0_f(p, t0)`): writes it into `u0` and returns true, or returns false
+    /// (the default) to keep the problem's own `u0`. Applied whenever a
+    /// problem is built or given new parameters, so gradients flow through it.
+    fn initial_state<T: Scalar>(&self, p: &[T], t0: T, u0: &mut [T]) -> bool {
+        let _ = (p, t0, u0);
+        false
+    }
+
+    /// The time span as a function of the parameters (the seed's
+    /// `tspan_f(p)`), or `None` (the default) to keep the problem's own.
+    fn time_span<T: Scalar>(&self, p: &[T]) -> Option<(T, T)> {
+        let _ = p;
+        None
+    }
 }
 
 impl<F: OdeFunction + ?Sized> OdeFunction for &F {
@@ -98,6 +135,24 @@ impl<F: OdeFunction + ?Sized> OdeFunction for &F {
     }
     fn rhs_nonstiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
         (**self).rhs_nonstiff(du, u, p, t)
+    }
+    fn vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+        vt: Option<&mut T>,
+    ) -> bool {
+        (**self).vjp(v, u, p, t, vu, vp, vt)
+    }
+    fn initial_state<T: Scalar>(&self, p: &[T], t0: T, u0: &mut [T]) -> bool {
+        (**self).initial_state(p, t0, u0)
+    }
+    fn time_span<T: Scalar>(&self, p: &[T]) -> Option<(T, T)> {
+        (**self).time_span(p)
     }
 }
 
@@ -134,8 +189,31 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
             mass: MassMatrix::Identity,
             sparsity: JacobianSparsity::Dense,
         };
+        if let Some(np) = prob.f.num_params() {
+            check_len("p", &prob.p, np)?;
+        }
+        let prob = prob.with_param_maps();
         prob.validate()?;
         Ok(prob)
+    }
+
+    /// Recomputes `tspan` and `u0` from `p` where the function defines them
+    /// as functions of the parameters.
+    fn with_param_maps(mut self) -> Self {
+        if let Some(tspan) = self.f.time_span(&self.p) {
+            self.tspan = tspan;
+        }
+        let mut u0 = std::mem::take(&mut self.u0);
+        self.f.initial_state(&self.p, self.tspan.0, &mut u0);
+        self.u0 = u0;
+        self
+    }
+
+    /// True when the function defines `u0` or `tspan` as functions of `p`.
+    pub fn has_param_maps(&self) -> bool {
+        let mut scratch = self.u0.clone();
+        self.f.time_span(&self.p).is_some()
+            || self.f.initial_state(&self.p, self.tspan.0, &mut scratch)
     }
 
     /// Checks the problem's inputs (also run at the start of every solve).
@@ -213,11 +291,16 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
         self.validate()?;
         Ok(self)
     }
-    /// The same problem with other parameters.
+    /// The same problem with other parameters (and, where the function
+    /// defines them so, the `u0` and `tspan` they imply).
     pub fn with_p(mut self, p: impl Into<Vec<T>>) -> Result<Self, Error> {
         self.p = p.into();
-        self.validate()?;
-        Ok(self)
+        if let Some(np) = self.f.num_params() {
+            check_len("p", &self.p, np)?;
+        }
+        let prob = self.with_param_maps();
+        prob.validate()?;
+        Ok(prob)
     }
     /// The same problem as `M u' = f(u, p, t)`.
     pub fn with_mass_matrix(mut self, mass: MassMatrix) -> Result<Self, Error> {
@@ -234,7 +317,9 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
     }
 
     /// The same problem in another scalar type, each number mapped by `map`
-    /// (for example into dual numbers with chosen derivative seeds).
+    /// (for example into dual numbers with chosen derivative seeds). Where
+    /// the function defines `u0` or `tspan` from `p`, they are recomputed
+    /// from the mapped `p`, so derivatives seeded in `p` flow through them.
     pub fn map_scalar<S: Scalar>(
         &self,
         mut map: impl FnMut(Role, usize, T) -> S,
@@ -263,6 +348,7 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
             mass: self.mass.clone(),
             sparsity: self.sparsity.clone(),
         }
+        .with_param_maps()
     }
 
     /// Solves the problem with `method` (a unit value such as [`Tsit5`](crate::Tsit5)).

@@ -22,6 +22,67 @@ const ADAPTIVE_STRETCH: f64 = 1.01;
 /// Fixed steps absorb only rounding when landing on a stop.
 const FIXED_STRETCH: f64 = 1.0 + 1e-10;
 
+/// Where the loop stands between two steps: everything it needs to carry on
+/// exactly as it would have, so a solve can be replayed from here (the
+/// discrete adjoint recomputes stretches of a solve from such checkpoints
+/// instead of storing every step).
+#[derive(Clone, Debug)]
+pub(crate) struct Checkpoint<T> {
+    /// The time reached.
+    pub t: T,
+    /// The state there.
+    pub u: Vec<T>,
+    /// The size the controller chose for the next step.
+    pub dt_abs: f64,
+    /// The PI controller's memory of the last accepted error.
+    pub controller: PiController,
+    /// Whether the step before was rejected (caps the next growth).
+    pub last_rejected: bool,
+    /// Steps attempted so far (counts towards `maxiters`).
+    pub iters: usize,
+    /// Accepted steps so far.
+    pub accepted: usize,
+    /// Index of the next save time.
+    pub next_save: usize,
+    /// Index of the next stop.
+    pub next_stop: usize,
+}
+
+/// One accepted step, as an observer sees it.
+pub(crate) struct AcceptedStep<'a, T> {
+    /// Where the step started.
+    pub t: T,
+    /// Its signed size (the new point is `t + dt`, or exactly the stop it landed on).
+    pub dt: T,
+    /// The new time.
+    pub t_new: T,
+    /// The state at `t`.
+    pub u: &'a [T],
+}
+
+/// Watches the loop after each accepted step; may pause it. The default
+/// observer does nothing and compiles away.
+pub(crate) trait StepObserver<T> {
+    /// Called after every accepted step, once the loop has chosen the next
+    /// step size; `checkpoint` captures the loop's state at the new point.
+    /// Returning false pauses the solve there.
+    fn accepted(
+        &mut self,
+        step: &AcceptedStep<'_, T>,
+        checkpoint: &dyn Fn() -> Checkpoint<T>,
+    ) -> bool;
+}
+
+/// The observer of a plain solve.
+pub(crate) struct NoObserver;
+
+impl<T> StepObserver<T> for NoObserver {
+    #[inline(always)]
+    fn accepted(&mut self, _: &AcceptedStep<'_, T>, _: &dyn Fn() -> Checkpoint<T>) -> bool {
+        true
+    }
+}
+
 /// Solves `u' = f(u, p, t)` from `u0` over `tspan` (inputs already validated
 /// by the problem). Systems of up to four states run with their working
 /// vectors in [`Fixed`] arrays (kept in registers), larger ones on the heap.
@@ -35,27 +96,49 @@ where
     T: Scalar,
     M: OdeMethod,
 {
+    integrate_observed(prob, method, opts, &mut NoObserver, None).map(|(sol, _)| sol)
+}
+
+/// [`integrate`] watched by `observer`, optionally resuming from a
+/// checkpoint of an earlier run of the same solve (nothing is saved at the
+/// resumed point itself). Also returns whether the observer paused it.
+pub(crate) fn integrate_observed<F, T, M, O>(
+    prob: &OdeProblem<F, T>,
+    method: &M,
+    opts: &SolveOptions,
+    observer: &mut O,
+    resume: Option<&Checkpoint<T>>,
+) -> Result<(Solution<T>, bool), Error>
+where
+    F: OdeFunction,
+    T: Scalar,
+    M: OdeMethod,
+    O: StepObserver<T>,
+{
     match prob.len() {
-        1 => integrate_in(Fixed::<1>, prob, method, opts),
-        2 => integrate_in(Fixed::<2>, prob, method, opts),
-        3 => integrate_in(Fixed::<3>, prob, method, opts),
-        4 => integrate_in(Fixed::<4>, prob, method, opts),
-        n => integrate_in(Dyn(n), prob, method, opts),
+        1 => integrate_in(Fixed::<1>, prob, method, opts, observer, resume),
+        2 => integrate_in(Fixed::<2>, prob, method, opts, observer, resume),
+        3 => integrate_in(Fixed::<3>, prob, method, opts, observer, resume),
+        4 => integrate_in(Fixed::<4>, prob, method, opts, observer, resume),
+        n => integrate_in(Dyn(n), prob, method, opts, observer, resume),
     }
 }
 
-/// [`integrate`] with the working vectors stored as `dim` says.
-fn integrate_in<D, F, T, M>(
+/// [`integrate_observed`] with the working vectors stored as `dim` says.
+fn integrate_in<D, F, T, M, O>(
     dim: D,
     prob: &OdeProblem<F, T>,
     method: &M,
     opts: &SolveOptions,
-) -> Result<Solution<T>, Error>
+    observer: &mut O,
+    resume: Option<&Checkpoint<T>>,
+) -> Result<(Solution<T>, bool), Error>
 where
     D: Dim,
     F: OdeFunction,
     T: Scalar,
     M: OdeMethod,
+    O: StepObserver<T>,
 {
     let (f, p, tspan) = (prob.f(), prob.p(), prob.tspan());
     let n = prob.len();
@@ -97,7 +180,7 @@ where
         opts,
     };
     let mut cache = method.new_cache::<F, T, D>(dim, &setup);
-    let mut u = dim.copy_of(u0);
+    let mut u = dim.copy_of(resume.map_or(u0, |cp| &cp.u[..]));
     let mut u_new = dim.zeros::<T>();
     let mut scratch = dim.zeros::<T>();
     let save_times = save_grid(&opts.saveat, t0r, t1r, dir);
@@ -119,15 +202,22 @@ where
         });
     }
 
-    // --- the start point ---
-    if matches!(opts.saveat, SaveAt::EveryStep) {
-        sol.push(t0, u.as_ref());
+    // --- the start point (or the resumed one) ---
+    let t_start = resume.map_or(t0, |cp| cp.t);
+    if let Some(cp) = resume {
+        next_save = cp.next_save;
+        next_stop = cp.next_stop;
+        sol.stats.accepted = cp.accepted;
+    } else {
+        if matches!(opts.saveat, SaveAt::EveryStep) {
+            sol.push(t0, u.as_ref());
+        }
+        while next_save < save_times.len() && save_times[next_save] == t0r {
+            sol.push(t0, u.as_ref());
+            next_save += 1;
+        }
     }
-    while next_save < save_times.len() && save_times[next_save] == t0r {
-        sol.push(t0, u.as_ref());
-        next_save += 1;
-    }
-    method.start(&mut cache, &mut rhs, t0, u.as_ref());
+    method.start(&mut cache, &mut rhs, t_start, u.as_ref());
     let finish =
         |mut sol: Solution<T>, retcode, t: T, u: &[T], rhs: &Rhs<F, T>, cache: &M::Cache<T, D>| {
             method.report(cache, &mut sol.stats);
@@ -138,14 +228,16 @@ where
             sol.stats.jacobians = rhs.jacobians;
             sol.stats.factorizations = rhs.factorizations;
             sol.stats.solves = rhs.solves;
-            Ok(sol)
+            sol
         };
     if !method.derivative(&cache).iter().all(|x| x.is_finite()) {
-        return finish(sol, ReturnCode::Unstable, t0, u.as_ref(), &rhs, &cache);
+        let sol = finish(sol, ReturnCode::Unstable, t_start, u.as_ref(), &rhs, &cache);
+        return Ok((sol, false));
     }
 
     let dtmax = opts.dtmax.unwrap_or(span).min(span);
     let mut dt_abs = match opts.stepping {
+        _ if resume.is_some() => resume.map_or(0.0, |cp| cp.dt_abs),
         Stepping::Fixed(dt) => dt,
         Stepping::Adaptive { dt0: Some(dt0) } => dt0.min(dtmax),
         Stepping::Adaptive { dt0: None } => {
@@ -176,14 +268,18 @@ where
     } else {
         FIXED_STRETCH
     };
-    let mut controller = PiController::new(&opts.controller, info.order);
+    let mut controller = resume.map_or_else(
+        || PiController::new(&opts.controller, info.order),
+        |cp| cp.controller.clone(),
+    );
     let qsteady = opts
         .controller
         .qsteady
         .or(info.reuses_factorizations.then_some((1.0, 1.2)));
-    let mut t = t0;
-    let mut iters = 0usize;
-    let mut last_rejected = false;
+    let mut t = t_start;
+    let mut iters = resume.map_or(0, |cp| cp.iters);
+    let mut last_rejected = resume.is_some_and(|cp| cp.last_rejected);
+    let mut paused = false;
 
     // --- the step loop ---
     let retcode = loop {
@@ -261,6 +357,7 @@ where
             dense.sizes.push(dt);
         }
         std::mem::swap(&mut u, &mut u_new);
+        let t_prev = t;
         t = t_new;
         method.finish_step(&mut cache, &mut rhs, t, u.as_ref());
 
@@ -280,14 +377,37 @@ where
             last_rejected = false;
             dt_abs = (dt.real().abs() * factor).min(dtmax);
         }
-        if lands {
-            if stop_is_end {
-                break ReturnCode::Success;
-            }
+        let done = lands && stop_is_end;
+        if lands && !stop_is_end {
             next_stop += 1;
         }
+        let step = AcceptedStep {
+            t: t_prev,
+            dt,
+            t_new: t,
+            u: u_new.as_ref(),
+        };
+        let go_on = observer.accepted(&step, &|| Checkpoint {
+            t,
+            u: u.as_ref().to_vec(),
+            dt_abs,
+            controller: controller.clone(),
+            last_rejected,
+            iters,
+            accepted: sol.stats.accepted,
+            next_save,
+            next_stop,
+        });
+        if done {
+            break ReturnCode::Success;
+        }
+        if !go_on {
+            paused = true;
+            break ReturnCode::Success;
+        }
     };
-    finish(sol, retcode, t, u.as_ref(), &rhs, &cache)
+    let sol = finish(sol, retcode, t, u.as_ref(), &rhs, &cache);
+    Ok((sol, paused))
 }
 
 /// The save times in integration order: `t0, t0 ± dt, …, t1` for a spacing

@@ -6,6 +6,8 @@ mod integrator;
 mod options;
 mod solution;
 
-pub(crate) use integrator::integrate;
+pub(crate) use integrator::{
+    AcceptedStep, Checkpoint, StepObserver, integrate, integrate_observed,
+};
 pub use options::{ControllerOptions, SaveAt, SolveOptions, Stepping, Tolerance};
 pub use solution::{ReturnCode, Solution, Stats};

@@ -252,6 +252,10 @@ fn erk_stage<M: ErkMethod, F: OdeFunction, T: Scalar, D: Dim>(
 impl<M: ErkMethod> OdeMethod for M {
     type Cache<T: Scalar, D: Dim> = ErkCache<T, D>;
 
+    fn explicit_tableau(&self) -> Option<&'static super::ExplicitTableau> {
+        Some(&M::TABLEAU)
+    }
+
     fn info(&self) -> MethodInfo {
         let t = &M::TABLEAU;
         MethodInfo {

@@ -1,0 +1,463 @@
+//! The discrete adjoint: backpropagation through the steps an explicit
+//! Runge–Kutta solve actually took, giving the exact gradient of the
+//! computed solution (step sizes held fixed, as forward mode holds them).
+//!
+//! The forward solve keeps checkpoints of the integrator's whole state
+//! every so many accepted steps. The backward pass walks the checkpoints in
+//! reverse: it replays the stretch after each one (bit for bit the same
+//! steps), then runs back through those steps, recomputing each step's
+//! stages and pulling the adjoint through them with vector–Jacobian
+//! products of `f`. Saved points between steps are pulled back through the
+//! method's own interpolant.
+
+use super::forward::add_stats;
+use super::{
+    Gradient, GradientStats, Loss, ParamMapJacobian, Sensitivity, VjpWork, check_success, vjp,
+};
+use crate::error::Error;
+use crate::methods::OdeMethod;
+use crate::methods::explicit::{DensePoly, ExplicitTableau};
+use crate::problem::{OdeFunction, OdeProblem};
+use crate::solve::{
+    AcceptedStep, Checkpoint, SaveAt, SolveOptions, Stats, StepObserver, integrate_observed,
+};
+
+/// How many checkpoints the discrete adjoint keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpointing {
+    /// About `√(2N)` checkpoints for `N` steps, each about `√(2N)` steps
+    /// apart (thinned as the solve goes, since `N` is not known ahead):
+    /// memory grows like the square root of the number of steps, for one
+    /// extra forward solve's worth of work.
+    Sqrt,
+    /// A checkpoint every `k` accepted steps (`k = 1` stores every step).
+    Every(usize),
+}
+
+/// Backpropagation through the solver's steps: the exact gradient of the
+/// computed solution, for explicit Runge–Kutta methods.
+///
+/// ```
+/// use neurode::prelude::*;
+/// let d = Discrete::default();                 // √N checkpoints
+/// let d = Discrete::checkpoint_every(50);      // one every 50 steps
+/// # let _ = d;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discrete {
+    /// The memory knob.
+    pub checkpointing: Checkpointing,
+}
+
+impl Default for Discrete {
+    fn default() -> Self {
+        Self {
+            checkpointing: Checkpointing::Sqrt,
+        }
+    }
+}
+
+impl Discrete {
+    /// A checkpoint every `k` accepted steps (at least 1).
+    pub fn checkpoint_every(k: usize) -> Self {
+        Self {
+            checkpointing: Checkpointing::Every(k.max(1)),
+        }
+    }
+}
+
+impl Sensitivity for Discrete {
+    fn gradient<F, M, L>(
+        &self,
+        prob: &OdeProblem<F>,
+        method: &M,
+        opts: &SolveOptions,
+        loss: &L,
+        want_u0: bool,
+    ) -> Result<Gradient, Error>
+    where
+        F: OdeFunction + Clone,
+        M: OdeMethod + Clone,
+        L: Loss,
+    {
+        let Some(tab) = method.explicit_tableau() else {
+            return Err(Error::Unsupported(format!(
+                "the discrete adjoint needs an explicit Runge–Kutta method, not {} \
+                 (use ForwardMode or an Adjoint)",
+                method.info().name
+            )));
+        };
+        prob.validate()?;
+        let (n, np) = (prob.len(), prob.p().len());
+
+        // Forward, keeping checkpoints.
+        let mut recorder = CheckpointRecorder::new(self.checkpointing);
+        let (sol, _) = integrate_observed(prob, method, opts, &mut recorder, None)?;
+        check_success(&sol, "forward")?;
+        loss.check(sol.len(), n)?;
+        let mut dl_du = vec![0.0; sol.u_flat().len()];
+        let loss_value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut dl_du);
+        let total_steps = recorder.accepted;
+
+        // Backward, stretch by stretch.
+        let maps = ParamMapJacobian::of(prob);
+        let track_time = maps.is_some();
+        let (t0, t1) = prob.tspan();
+        let dir = if t1 > t0 { 1.0 } else { -1.0 };
+        let replay_opts = SolveOptions {
+            saveat: SaveAt::Times(Vec::new()),
+            dense: Some(false),
+            ..opts.clone()
+        };
+        let mut back = ErkBackprop::new(tab, n, np);
+        let mut ubar = vec![0.0; n];
+        let mut pbar = vec![0.0; np];
+        let (mut tbar, mut t1bar) = (0.0, 0.0);
+        let mut next_save = sol.len(); // saves [0, next_save) not yet pulled back
+        let mut backward = Stats::default();
+        let mut segment = Segment::default();
+        let mut interps: Vec<(f64, usize)> = Vec::new();
+        let starts = &recorder.starts;
+        for seg in (0..=starts.len()).rev() {
+            let (first, resume) = match seg {
+                0 => (0, None),
+                _ => (starts[seg - 1].0, Some(&starts[seg - 1].1)),
+            };
+            let last = starts.get(seg).map_or(total_steps, |s| s.0);
+            segment.start(n, last - first);
+            let (replay, _) = integrate_observed(prob, method, &replay_opts, &mut segment, resume)?;
+            add_stats(&mut backward, &replay.stats);
+            for k in (0..segment.len()).rev() {
+                let (t, dt, t_new) = segment.times[k];
+                let u = &segment.u[k * n..(k + 1) * n];
+                // Saved points in (t, t_new]: at t_new they are u_new itself,
+                // inside the step they come from the interpolant.
+                interps.clear();
+                while next_save > 0 {
+                    let ts = sol.t[next_save - 1];
+                    if (ts - t) * dir <= 0.0 {
+                        break;
+                    }
+                    let g = &dl_du[(next_save - 1) * n..next_save * n];
+                    if ts == t_new {
+                        ubar.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+                    } else {
+                        interps.push(((ts - t) / dt, next_save - 1));
+                    }
+                    next_save -= 1;
+                }
+                let step_time = back.step(
+                    prob.f(),
+                    prob.p(),
+                    StepPoint { t, dt, u },
+                    &mut ubar,
+                    &mut pbar,
+                    &interps,
+                    &dl_du,
+                    track_time,
+                );
+                if track_time {
+                    // A step that landed on the end has dt = t1 - t; other
+                    // steps have a fixed size (landing on a fixed tstop ends
+                    // the dependence on the start).
+                    let lands_on_end = t_new == t1;
+                    let lands_on_stop = opts.tstops.contains(&t_new);
+                    if lands_on_end {
+                        t1bar += tbar + step_time.dt;
+                        tbar = step_time.t - step_time.dt;
+                    } else if lands_on_stop {
+                        tbar = step_time.t - step_time.dt;
+                    } else {
+                        tbar += step_time.t;
+                    }
+                }
+            }
+        }
+        // What is left is saved at t0 itself.
+        for k in 0..next_save {
+            ubar.iter_mut()
+                .zip(&dl_du[k * n..(k + 1) * n])
+                .for_each(|(a, b)| *a += b);
+        }
+        backward.f_evals += back.f_evals;
+        if let Some(maps) = &maps {
+            maps.add_to(&mut pbar, &ubar, tbar, t1bar);
+        }
+        Ok(Gradient {
+            loss: loss_value,
+            dp: pbar,
+            du0: if want_u0 { ubar } else { Vec::new() },
+            stats: GradientStats {
+                forward: sol.stats,
+                backward,
+                vjps: back.work.count,
+                checkpoints: recorder.peak,
+            },
+        })
+    }
+}
+
+/// Keeps checkpoints during the forward solve.
+struct CheckpointRecorder {
+    policy: Checkpointing,
+    stride: usize,
+    accepted: usize,
+    /// `(accepted steps, checkpoint)`, in order.
+    starts: Vec<(usize, Checkpoint<f64>)>,
+    peak: usize,
+}
+
+impl CheckpointRecorder {
+    fn new(policy: Checkpointing) -> Self {
+        let stride = match policy {
+            Checkpointing::Sqrt => 1,
+            Checkpointing::Every(k) => k.max(1),
+        };
+        Self {
+            policy,
+            stride,
+            accepted: 0,
+            starts: Vec::new(),
+            peak: 0,
+        }
+    }
+}
+
+impl StepObserver<f64> for CheckpointRecorder {
+    fn accepted(
+        &mut self,
+        _: &AcceptedStep<'_, f64>,
+        checkpoint: &dyn Fn() -> Checkpoint<f64>,
+    ) -> bool {
+        self.accepted += 1;
+        if self.accepted.is_multiple_of(self.stride) {
+            self.starts.push((self.accepted, checkpoint()));
+            if self.policy == Checkpointing::Sqrt && self.starts.len() > 2 * self.stride {
+                // Keep every other one: as many checkpoints as steps between them.
+                self.stride *= 2;
+                let stride = self.stride;
+                self.starts.retain(|(k, _)| k.is_multiple_of(stride));
+            }
+            self.peak = self.peak.max(self.starts.len());
+        }
+        true
+    }
+}
+
+/// The steps of one replayed stretch: `(t, dt, t_new)` and the state at `t`.
+#[derive(Default)]
+struct Segment {
+    n: usize,
+    remaining: usize,
+    times: Vec<(f64, f64, f64)>,
+    u: Vec<f64>,
+}
+
+impl Segment {
+    fn start(&mut self, n: usize, steps: usize) {
+        self.n = n;
+        self.remaining = steps;
+        self.times.clear();
+        self.u.clear();
+    }
+    fn len(&self) -> usize {
+        self.times.len()
+    }
+}
+
+impl StepObserver<f64> for Segment {
+    fn accepted(&mut self, step: &AcceptedStep<'_, f64>, _: &dyn Fn() -> Checkpoint<f64>) -> bool {
+        self.times.push((step.t, step.dt, step.t_new));
+        self.u.extend_from_slice(step.u);
+        self.remaining = self.remaining.saturating_sub(1);
+        self.remaining > 0
+    }
+}
+
+/// Where a step starts and how long it is.
+struct StepPoint<'a> {
+    t: f64,
+    dt: f64,
+    u: &'a [f64],
+}
+
+/// Adjoints of a step's start time and size (for spans that depend on `p`).
+struct StepTimeBar {
+    t: f64,
+    dt: f64,
+}
+
+/// Working memory to pull adjoints back through explicit RK steps.
+struct ErkBackprop {
+    tab: &'static ExplicitTableau,
+    n: usize,
+    /// Stage derivatives and stage inputs, `n` numbers per slot.
+    k: Vec<f64>,
+    y: Vec<f64>,
+    /// Adjoints of the stage derivatives.
+    kbar: Vec<f64>,
+    ybar: Vec<f64>,
+    /// The vector of the product being taken.
+    v: Vec<f64>,
+    vp: Vec<f64>,
+    work: VjpWork<f64>,
+    f_evals: usize,
+}
+
+/// `b(θ) = Σ_k c_k θ^(k+1)` and its derivative.
+fn poly(c: &DensePoly, theta: f64) -> (f64, f64) {
+    let (mut v, mut d) = (0.0, 0.0);
+    for (k, &ck) in c.iter().enumerate().rev() {
+        v = v * theta + ck;
+        d = d * theta + (k + 1) as f64 * ck;
+    }
+    (v * theta, d)
+}
+
+impl ErkBackprop {
+    fn new(tab: &'static ExplicitTableau, n: usize, np: usize) -> Self {
+        let slots = tab.slots();
+        Self {
+            tab,
+            n,
+            k: vec![0.0; slots * n],
+            y: vec![0.0; slots * n],
+            kbar: vec![0.0; slots * n],
+            ybar: vec![0.0; n],
+            v: vec![0.0; n],
+            vp: vec![0.0; np],
+            work: VjpWork::new(n, np),
+            f_evals: 0,
+        }
+    }
+
+    /// Row and abscissa of slot `i` (main stages, then extra ones).
+    fn row(&self, i: usize) -> (&'static [f64], f64) {
+        let s = self.tab.stages();
+        if i < s {
+            (self.tab.a[i], self.tab.c[i])
+        } else {
+            (self.tab.dense.extra_a[i - s], self.tab.dense.extra_c[i - s])
+        }
+    }
+
+    /// Pulls `ubar` (the adjoint of the step's end state, on entry) back to
+    /// the adjoint of its start state, adding the parameter adjoint to
+    /// `pbar`. `interps` lists saved points inside the step as `(θ, index)`
+    /// with their loss gradients in `dl_du`. Returns the adjoints of the
+    /// step's start time and size when `track_time`.
+    #[allow(clippy::too_many_arguments)]
+    fn step<F: OdeFunction>(
+        &mut self,
+        f: &F,
+        p: &[f64],
+        at: StepPoint<'_>,
+        ubar: &mut [f64],
+        pbar: &mut [f64],
+        interps: &[(f64, usize)],
+        dl_du: &[f64],
+        track_time: bool,
+    ) -> StepTimeBar {
+        let (n, tab) = (self.n, self.tab);
+        let StepPoint { t, dt, u } = at;
+        let slots = if interps.is_empty() {
+            tab.stages()
+        } else {
+            tab.slots()
+        };
+        // Recompute the stages.
+        for i in 0..slots {
+            let (row, c) = self.row(i);
+            let (done, rest) = self.k.split_at_mut(i * n);
+            let yi = &mut self.y[i * n..(i + 1) * n];
+            yi.copy_from_slice(u);
+            for (j, &a) in row.iter().enumerate() {
+                if a != 0.0 {
+                    let kj = &done[j * n..(j + 1) * n];
+                    yi.iter_mut().zip(kj).for_each(|(y, k)| *y += dt * a * k);
+                }
+            }
+            f.rhs(&mut rest[..n], yi, p, t + c * dt);
+            self.f_evals += 1;
+        }
+        // Seed the stage adjoints from the end state and the saved points.
+        let mut time = StepTimeBar { t: 0.0, dt: 0.0 };
+        self.kbar[..slots * n].fill(0.0);
+        for (i, &b) in tab.b.iter().enumerate() {
+            if b != 0.0 {
+                let kb = &mut self.kbar[i * n..(i + 1) * n];
+                kb.iter_mut()
+                    .zip(&*ubar)
+                    .for_each(|(x, g)| *x += dt * b * g);
+                if track_time {
+                    time.dt += dot(ubar, &self.k[i * n..(i + 1) * n]) * b;
+                }
+            }
+        }
+        for &(theta, idx) in interps {
+            let g = &dl_du[idx * n..(idx + 1) * n];
+            for (i, c) in tab.dense.b_theta[..slots].iter().enumerate() {
+                let (w, dw) = poly(c, theta);
+                let ki = &self.k[i * n..(i + 1) * n];
+                if w != 0.0 {
+                    let kb = &mut self.kbar[i * n..(i + 1) * n];
+                    kb.iter_mut().zip(g).for_each(|(x, gi)| *x += dt * w * gi);
+                }
+                if track_time {
+                    let gk = dot(g, ki);
+                    time.dt += gk * (w - theta * dw);
+                    time.t -= gk * dw;
+                }
+            }
+            ubar.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        }
+        // Back through the stages, latest first.
+        for i in (0..slots).rev() {
+            let kb = &self.kbar[i * n..(i + 1) * n];
+            if kb.iter().all(|&x| x == 0.0) {
+                continue;
+            }
+            self.v.copy_from_slice(kb);
+            let (row, c) = self.row(i);
+            let yi = &self.y[i * n..(i + 1) * n];
+            let mut vt = 0.0;
+            vjp(
+                f,
+                &self.v,
+                yi,
+                p,
+                t + c * dt,
+                &mut self.ybar,
+                &mut self.vp,
+                track_time.then_some(&mut vt),
+                &mut self.work,
+            );
+            pbar.iter_mut().zip(&self.vp).for_each(|(a, b)| *a += b);
+            ubar.iter_mut().zip(&self.ybar).for_each(|(a, b)| *a += b);
+            for (j, &a) in row.iter().enumerate() {
+                if a != 0.0 {
+                    self.kbar[j * n..(j + 1) * n]
+                        .iter_mut()
+                        .zip(&self.ybar)
+                        .for_each(|(x, yb)| *x += dt * a * yb);
+                }
+            }
+            if track_time {
+                // y_i - u = dt Σ a_ij k_j, so ∂y_i/∂dt = (y_i - u) / dt.
+                let dy: f64 = self
+                    .ybar
+                    .iter()
+                    .zip(yi.iter().zip(u))
+                    .map(|(yb, (y, u0))| yb * (y - u0))
+                    .sum();
+                time.t += vt;
+                time.dt += c * vt + dy / dt;
+            }
+        }
+        time
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
