@@ -259,7 +259,13 @@ impl OdeMethod for Bdf {
         u: &[T],
     ) {
         rhs.eval(&mut c.f0, u, t);
+        // A (re)start: first order, no history.
+        c.d.iter_mut().for_each(|x| *x = T::zero());
         c.d[..c.n].copy_from_slice(u);
+        c.h = None;
+        c.order = 1;
+        c.next_order = 1;
+        c.n_equal_steps = 0;
         // D1 will be h u'(t0): with a mass matrix, u' = M⁻¹ f on the
         // differential part (the algebraic part starts flat).
         initial_slope(&c.mass, &mut c.f0);

@@ -25,7 +25,10 @@ use crate::linalg::DenseMatrix;
 use crate::methods::{OdeMethod, Tsit5};
 use crate::problem::{OdeFunction, OdeProblem};
 use crate::scalar::Scalar;
-use crate::solve::{SaveAt, Solution, SolveOptions, Stats, Tolerance};
+use crate::solve::{
+    AcceptedStep, Checkpoint, SaveAt, Solution, SolveOptions, Stats, StepObserver, Tolerance,
+    integrate_observed,
+};
 
 /// Which continuous adjoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,7 +227,37 @@ impl<A> Adjoint<A> {
             state.u = sol.u(saves - 1).to_vec();
         }
         let mut at_t0: Vec<usize> = Vec::new();
-        for k in (0..saves).rev() {
+        if !self.checkpointed {
+            // One backward solve, stepping onto every saved time, where the
+            // adjoint jumps by that point's dL/du.
+            let mut jumps = Jumps::new(&fwd.dl_du, n);
+            for k in (0..saves).rev() {
+                let ts = sol.t[k];
+                if ts == t0 {
+                    at_t0.push(k);
+                } else if ts == t_cur {
+                    state.lam.iter_mut().zip(g(k)).for_each(|(a, b)| *a += b);
+                } else {
+                    jumps.at.push((ts, k));
+                }
+            }
+            if t_cur != t0 {
+                self.advance(
+                    prob,
+                    method,
+                    solver,
+                    sol,
+                    &adj_opts,
+                    &piece_opts,
+                    usize::MAX,
+                    t_cur,
+                    t0,
+                    &mut state,
+                    jumps,
+                )?;
+            }
+        }
+        for k in (0..saves).rev().filter(|_| self.checkpointed) {
             let ts = sol.t[k];
             if ts != t_cur {
                 self.advance(
@@ -238,6 +271,7 @@ impl<A> Adjoint<A> {
                     t_cur,
                     ts,
                     &mut state,
+                    Jumps::new(&fwd.dl_du, n),
                 )?;
                 t_cur = ts;
             }
@@ -247,7 +281,7 @@ impl<A> Adjoint<A> {
                 state.lam.iter_mut().zip(g(k)).for_each(|(a, b)| *a += b);
             }
         }
-        if t_cur != t0 {
+        if self.checkpointed && t_cur != t0 {
             self.advance(
                 prob,
                 method,
@@ -259,6 +293,7 @@ impl<A> Adjoint<A> {
                 t_cur,
                 t0,
                 &mut state,
+                Jumps::new(&fwd.dl_du, n),
             )?;
         }
         // dL/dt0 = -λ(t0⁺)ᵀ f(u0, t0); dL/dt1 = (dL/du(t1))ᵀ f(u(t1), t1).
@@ -293,8 +328,8 @@ impl<A> Adjoint<A> {
         })
     }
 
-    /// Carries the adjoint from `from` back to `to`; `k` is the saved point
-    /// at `to` (`usize::MAX` for `t0`).
+    /// Carries the adjoint from `from` back to `to`, jumping at `jumps`;
+    /// `k` is the saved point at `to` (`usize::MAX` for `t0`).
     #[allow(clippy::too_many_arguments)]
     fn advance<F, M, B>(
         &self,
@@ -308,6 +343,7 @@ impl<A> Adjoint<A> {
         from: f64,
         to: f64,
         state: &mut BackwardState,
+        mut jumps: Jumps<'_>,
     ) -> Result<(), Error>
     where
         F: OdeFunction + Clone,
@@ -319,7 +355,8 @@ impl<A> Adjoint<A> {
         if self.kind == AdjointKind::Backsolve {
             let rhs = BacksolveRhs::new(f, p);
             let z0: Vec<f64> = [&state.u[..], &state.lam, &state.mu].concat();
-            let z = solve_adjoint(rhs, z0, from, to, solver, adj_opts, state)?;
+            jumps.offset = n;
+            let z = solve_adjoint(rhs, z0, from, to, solver, adj_opts, state, &mut jumps)?;
             state.u.copy_from_slice(&z.u_end()[..n]);
             state.lam.copy_from_slice(&z.u_end()[n..2 * n]);
             state.mu.copy_from_slice(&z.u_end()[2 * n..]);
@@ -348,7 +385,7 @@ impl<A> Adjoint<A> {
         } else {
             state.lam.clone()
         };
-        let z = solve_adjoint(&rhs, z0, from, to, solver, adj_opts, state)?;
+        let z = solve_adjoint(&rhs, z0, from, to, solver, adj_opts, state, &mut jumps)?;
         state.lam.copy_from_slice(&z.u_end()[..n]);
         if with_mu {
             state.mu.copy_from_slice(&z.u_end()[n..]);
@@ -388,7 +425,54 @@ struct BackwardState {
     vjps: usize,
 }
 
-/// Solves an adjoint system from `from` to `to`.
+/// Adds `dL/du` of saved points to the adjoint when the backward solve
+/// steps onto their times.
+struct Jumps<'a> {
+    /// `(time, saved point)` in the order the backward solve meets them.
+    at: Vec<(f64, usize)>,
+    next: usize,
+    dl_du: &'a [f64],
+    n: usize,
+    /// Where `λ` starts in the adjoint state.
+    offset: usize,
+}
+
+impl<'a> Jumps<'a> {
+    fn new(dl_du: &'a [f64], n: usize) -> Self {
+        Self {
+            at: Vec::new(),
+            next: 0,
+            dl_du,
+            n,
+            offset: 0,
+        }
+    }
+}
+
+impl StepObserver<f64> for Jumps<'_> {
+    fn accepted(&mut self, _: &AcceptedStep<'_, f64>, _: &dyn Fn() -> Checkpoint<f64>) -> bool {
+        true
+    }
+    fn at_stop(&mut self, t: f64, z: &mut [f64]) -> bool {
+        let mut jumped = false;
+        while let Some(&(ts, k)) = self.at.get(self.next) {
+            if ts != t {
+                break;
+            }
+            let g = &self.dl_du[k * self.n..(k + 1) * self.n];
+            z[self.offset..self.offset + self.n]
+                .iter_mut()
+                .zip(g)
+                .for_each(|(a, b)| *a += b);
+            self.next += 1;
+            jumped = true;
+        }
+        jumped
+    }
+}
+
+/// Solves an adjoint system from `from` to `to`, with its jumps.
+#[allow(clippy::too_many_arguments)]
 fn solve_adjoint<G, B>(
     rhs: G,
     z0: Vec<f64>,
@@ -397,6 +481,7 @@ fn solve_adjoint<G, B>(
     solver: &B,
     opts: &SolveOptions,
     state: &mut BackwardState,
+    jumps: &mut Jumps<'_>,
 ) -> Result<Solution<f64>, Error>
 where
     G: OdeFunction + CountsVjps,
@@ -404,7 +489,9 @@ where
 {
     let vjps = rhs.vjp_counter();
     let prob = OdeProblem::new(rhs, z0, (from, to), Vec::<f64>::new())?;
-    let z = prob.solve(solver.clone(), opts)?;
+    let mut opts = opts.clone();
+    opts.tstops.extend(jumps.at.iter().map(|&(t, _)| t));
+    let (z, _) = integrate_observed(&prob, solver, &opts, jumps, None)?;
     super::check_success(&z, "adjoint")?;
     add_stats(&mut state.stats, &z.stats);
     state.vjps += vjps.take();

@@ -71,6 +71,16 @@ pub(crate) trait StepObserver<T> {
         step: &AcceptedStep<'_, T>,
         checkpoint: &dyn Fn() -> Checkpoint<T>,
     ) -> bool;
+
+    /// Called when a step lands on one of the `tstops` (not the end of the
+    /// span), before the step's bookkeeping ends; may change the state
+    /// there, returning true if it did (the method then restarts from the
+    /// changed state, as after a callback).
+    #[inline(always)]
+    fn at_stop(&mut self, t: T, u: &mut [T]) -> bool {
+        let _ = (t, u);
+        false
+    }
 }
 
 /// The observer of a plain solve.
@@ -359,6 +369,9 @@ where
         std::mem::swap(&mut u, &mut u_new);
         let t_prev = t;
         t = t_new;
+        if lands && !stop_is_end && observer.at_stop(t, u.as_mut()) {
+            method.start(&mut cache, &mut rhs, t, u.as_ref());
+        }
         method.finish_step(&mut cache, &mut rhs, t, u.as_ref());
 
         if let (true, Some(h)) = (adaptive, method.propose_step(&cache, dt.real().abs(), true)) {
