@@ -511,3 +511,37 @@ fn gradient_errors_are_typed() {
         Err(Error::WrongLength { .. })
     ));
 }
+
+ode_system! {
+    /// The Lorenz system.
+    struct Lorenz;
+    fn rhs<T>(t; x, y, z; sigma, rho, beta) -> (dx, dy, dz) {
+        dx = sigma * (y - x);
+        dy = x * (rho - z) - y;
+        dz = x * y - beta * z;
+    }
+}
+
+/// The seed's warning: on Lorenz over t ∈ [0, 3] the backsolve adjoint's
+/// backward state drifts off the trajectory and its gradient is wrong by
+/// orders of magnitude, while the interpolating and discrete adjoints
+/// match finite differences (see `examples/lorenz_backsolve.rs`).
+#[test]
+fn lorenz_backsolve_fails_where_interpolating_and_discrete_do_not() {
+    let p = vec![10.0, 28.0, 8.0 / 3.0];
+    let prob = OdeProblem::new(Lorenz, vec![1.0, 0.0, 0.0], (0.0, 3.0), p.clone()).unwrap();
+    let loss = SumOfSquares::towards_constant(0, 0.0);
+    let fd_opts = SolveOptions::default().tolerances(1e-13, 1e-13).saveat_step(0.1);
+    let fd = finite_difference_gradient(&p, 1e-7, 0.0, |q| {
+        let sol = prob.clone().with_p(q.to_vec()).unwrap().solve(Vern7, &fd_opts).unwrap();
+        loss.value(&sol.t, sol.u_flat(), 3)
+    });
+    let opts = SolveOptions::default().tolerances(1e-10, 1e-10).saveat_step(0.1);
+    let discrete = prob.loss_and_gradient(Vern7, &opts, &loss, Discrete::default()).unwrap().1;
+    let interp = prob.loss_and_gradient(Vern7, &opts, &loss, Adjoint::interpolating()).unwrap().1;
+    let back = prob.loss_and_gradient(Vern7, &opts, &loss, Adjoint::backsolve()).unwrap().1;
+    let (d, i, b) = (rel_diff(&discrete, &fd), rel_diff(&interp, &fd), rel_diff(&back, &fd));
+    eprintln!("Lorenz T = 3: discrete {d:.1e}, interpolating {i:.1e}, backsolve {b:.1e}");
+    assert!(d < 1e-6 && i < 1e-6);
+    assert!(b > 1.0, "backsolve unexpectedly accurate: {b}");
+}
