@@ -113,7 +113,9 @@ fn checkpointed_interpolating_adjoint_holds_one_stretch_of_dense_output() {
         prob.loss_and_gradient(Tsit5, &opts, &loss, Adjoint::interpolating().checkpointed())
             .unwrap()
     });
-    eprintln!("interpolating adjoint peak bytes: full dense output {full}, checkpointed {checkpointed}");
+    eprintln!(
+        "interpolating adjoint peak bytes: full dense output {full}, checkpointed {checkpointed}"
+    );
     assert!(checkpointed * 10 < full);
     assert!((a.1[0] - b.1[0]).abs() < 1e-6 * a.1[0].abs().max(1.0));
 }

@@ -211,6 +211,26 @@ fn rober_relative_sensitivities_with_stiff_solvers() {
             1e-3,
         );
     }
+    // The discrete adjoint of the stiff one-step methods: each step
+    // differentiated in vector duals.
+    check(
+        "discrete, Rodas5P",
+        prob.loss_and_gradient(Rodas5P, &tight, &RoberLoss, Discrete::default())
+            .unwrap(),
+        1e-5,
+    );
+    check(
+        "discrete, Rosenbrock23",
+        prob.loss_and_gradient(Rosenbrock23, &moderate, &RoberLoss, Discrete::default())
+            .unwrap(),
+        1e-3,
+    );
+    check(
+        "discrete, KenCarp4",
+        prob.loss_and_gradient(KenCarp4, &moderate, &RoberLoss, Discrete::default())
+            .unwrap(),
+        1e-3,
+    );
     check(
         "quadrature, BDF adjoint",
         prob.loss_and_gradient(
@@ -477,7 +497,7 @@ fn gradient_errors_are_typed() {
     let opts = SolveOptions::default().saveat_step(0.1);
     let loss = rabbits_at_one();
     assert!(matches!(
-        prob.loss_and_gradient(Rodas5P, &opts, &loss, Discrete::default()),
+        prob.loss_and_gradient(Bdf::default(), &opts, &loss, Discrete::default()),
         Err(Error::Unsupported(_))
     ));
     assert!(matches!(
@@ -531,17 +551,105 @@ fn lorenz_backsolve_fails_where_interpolating_and_discrete_do_not() {
     let p = vec![10.0, 28.0, 8.0 / 3.0];
     let prob = OdeProblem::new(Lorenz, vec![1.0, 0.0, 0.0], (0.0, 3.0), p.clone()).unwrap();
     let loss = SumOfSquares::towards_constant(0, 0.0);
-    let fd_opts = SolveOptions::default().tolerances(1e-13, 1e-13).saveat_step(0.1);
+    let fd_opts = SolveOptions::default()
+        .tolerances(1e-13, 1e-13)
+        .saveat_step(0.1);
     let fd = finite_difference_gradient(&p, 1e-7, 0.0, |q| {
-        let sol = prob.clone().with_p(q.to_vec()).unwrap().solve(Vern7, &fd_opts).unwrap();
+        let sol = prob
+            .clone()
+            .with_p(q.to_vec())
+            .unwrap()
+            .solve(Vern7, &fd_opts)
+            .unwrap();
         loss.value(&sol.t, sol.u_flat(), 3)
     });
-    let opts = SolveOptions::default().tolerances(1e-10, 1e-10).saveat_step(0.1);
-    let discrete = prob.loss_and_gradient(Vern7, &opts, &loss, Discrete::default()).unwrap().1;
-    let interp = prob.loss_and_gradient(Vern7, &opts, &loss, Adjoint::interpolating()).unwrap().1;
-    let back = prob.loss_and_gradient(Vern7, &opts, &loss, Adjoint::backsolve()).unwrap().1;
-    let (d, i, b) = (rel_diff(&discrete, &fd), rel_diff(&interp, &fd), rel_diff(&back, &fd));
+    let opts = SolveOptions::default()
+        .tolerances(1e-10, 1e-10)
+        .saveat_step(0.1);
+    let discrete = prob
+        .loss_and_gradient(Vern7, &opts, &loss, Discrete::default())
+        .unwrap()
+        .1;
+    let interp = prob
+        .loss_and_gradient(Vern7, &opts, &loss, Adjoint::interpolating())
+        .unwrap()
+        .1;
+    let back = prob
+        .loss_and_gradient(Vern7, &opts, &loss, Adjoint::backsolve())
+        .unwrap()
+        .1;
+    let (d, i, b) = (
+        rel_diff(&discrete, &fd),
+        rel_diff(&interp, &fd),
+        rel_diff(&back, &fd),
+    );
     eprintln!("Lorenz T = 3: discrete {d:.1e}, interpolating {i:.1e}, backsolve {b:.1e}");
     assert!(d < 1e-6 && i < 1e-6);
     assert!(b > 1.0, "backsolve unexpectedly accurate: {b}");
+}
+
+/// For Rosenbrock and SDIRK methods the discrete adjoint differentiates the
+/// recorded steps themselves: on fixed steps it matches finite differences
+/// of the same fixed-step solve, and on adaptive steps forward mode.
+#[test]
+fn discrete_through_implicit_one_step_methods() {
+    fn check<F: OdeFunction + Clone, L: Loss, M: OdeMethod + Copy>(
+        m: M,
+        prob: &OdeProblem<F>,
+        loss: &L,
+        opts: &SolveOptions,
+        tol: f64,
+    ) {
+        let n = prob.len();
+        let value = |p: &[f64]| {
+            let sol = prob
+                .clone()
+                .with_p(p.to_vec())
+                .unwrap()
+                .solve(m, opts)
+                .unwrap();
+            assert!(sol.is_success());
+            loss.value(&sol.t, sol.u_flat(), n)
+        };
+        let fd = finite_difference_gradient(prob.p(), 1e-6, 0.0, value);
+        let g = prob.gradient(m, opts, loss, Discrete::default()).unwrap();
+        let fwd = prob.gradient(m, opts, loss, ForwardMode).unwrap();
+        let (d, e) = (rel_diff(&g.dp, &fd), rel_diff(&g.dp, &fwd.dp));
+        let u0 = rel_diff(&g.du0, &fwd.du0);
+        eprintln!(
+            "{}: vs FD {d:.1e}, vs forward mode {e:.1e} (du0 {u0:.1e})",
+            m.info().name
+        );
+        assert!(d < tol && e < tol && u0 < tol, "{}", m.info().name);
+    }
+    // Rosenbrock methods on ROBER's transient with fixed steps (tight
+    // tolerances: with fixed steps they only set Newton's weights).
+    let rober =
+        OdeProblem::new(Rober, vec![1.0, 0.0, 0.0], (0.0, 1.0), vec![0.04, 3e7, 1e4]).unwrap();
+    let fixed = SolveOptions::default()
+        .fixed_dt(0.001)
+        .tolerances(1e-10, 1e-12)
+        .saveat_step(0.05);
+    check(Rosenbrock23, &rober, &RoberLoss, &fixed, 1e-7);
+    check(Rodas4, &rober, &RoberLoss, &fixed, 1e-7);
+    check(Rodas5P, &rober, &RoberLoss, &fixed, 1e-7);
+    // SDIRK methods on Lotka–Volterra with fixed steps: Newton stops on the
+    // real part, so the derivative is that of the computed solution to
+    // Newton's accuracy (the replay factorises at each step's start, the
+    // forward solve reused older factorisations).
+    let lv = lotka_volterra();
+    let fixed = SolveOptions::default()
+        .fixed_dt(0.01)
+        .tolerances(1e-12, 1e-12)
+        .saveat_step(0.1);
+    check(ImplicitEuler, &lv, &rabbits_at_one(), &fixed, 1e-6);
+    check(Trapezoid, &lv, &rabbits_at_one(), &fixed, 1e-6);
+    check(Trbdf2, &lv, &rabbits_at_one(), &fixed, 1e-5);
+    check(KenCarp4, &lv, &rabbits_at_one(), &fixed, 1e-5);
+    // Adaptive stiff solves against forward mode and finite differences.
+    let adaptive = SolveOptions::default()
+        .tolerances(1e-8, 1e-12)
+        .saveat_step(0.05);
+    check(Rodas5P, &rober, &RoberLoss, &adaptive, 1e-5);
+    check(KenCarp4, &rober, &RoberLoss, &adaptive, 1e-5);
 }

@@ -546,3 +546,18 @@ fn explicit_method_on_a_stiff_problem_stops_with_max_iters() {
     assert_eq!(sol.stats.steps(), 100_000);
     eprintln!("Tsit5 on ROBER stopped at t = {:e}", sol.span().1);
 }
+
+/// A fixed-step implicit solve whose Newton iteration fails does not carry
+/// on from a garbage state: it stops with `ConvergenceFailure` and keeps
+/// what it had.
+#[test]
+fn fixed_step_newton_failure_is_a_return_code() {
+    let (prob, _) = rober();
+    let opts = SolveOptions::default()
+        .fixed_dt(0.01)
+        .tolerances(1e-10, 1e-12)
+        .save_everystep();
+    let sol = prob.solve(ImplicitEuler, &opts).unwrap();
+    assert_eq!(sol.retcode, ReturnCode::ConvergenceFailure);
+    assert_eq!(sol.u_end(), prob.u0());
+}

@@ -78,6 +78,10 @@ fn auto_dense<N: OdeMethod, S: OdeMethod, T: Scalar>(theta: T, dt: T, data: &[T]
 }
 
 impl<N: OdeMethod, S: OdeMethod> OdeMethod for AutoSwitch<N, S> {
+    fn is_one_step(&self) -> bool {
+        false
+    }
+
     type Cache<T: Scalar, D: Dim> = AutoCache<N::Cache<T, D>, S::Cache<T, D>>;
 
     fn info(&self) -> MethodInfo {

@@ -194,6 +194,10 @@ fn bdf_dense_eval<T: Scalar>(theta: T, _dt: T, data: &[T], out: &mut [T]) {
 }
 
 impl OdeMethod for Bdf {
+    fn is_one_step(&self) -> bool {
+        false
+    }
+
     type Cache<T: Scalar, D: Dim> = BdfCache<T>;
 
     fn info(&self) -> MethodInfo {

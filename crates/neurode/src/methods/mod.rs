@@ -297,6 +297,13 @@ pub trait OdeMethod {
     /// The function that evaluates stored dense output.
     fn dense_fn<T: Scalar>() -> DenseFn<T>;
 
+    /// True when a step depends only on its start point (not on a history
+    /// of earlier steps, as BDF's does), so the discrete adjoint can
+    /// differentiate each step on its own.
+    fn is_one_step(&self) -> bool {
+        true
+    }
+
     /// The Butcher tableau of an explicit Runge–Kutta method (the discrete
     /// adjoint differentiates through it); `None` for other methods.
     fn explicit_tableau(&self) -> Option<&'static ExplicitTableau> {

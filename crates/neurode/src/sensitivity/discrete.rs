@@ -35,7 +35,12 @@ pub enum Checkpointing {
 }
 
 /// Backpropagation through the solver's steps: the exact gradient of the
-/// computed solution, for explicit Runge–Kutta methods.
+/// computed solution. Explicit Runge–Kutta methods are pulled back stage
+/// by stage through their tableau, with checkpointing; other one-step
+/// methods (Rosenbrock, SDIRK) have each recorded step differentiated in
+/// vector duals (every step kept). BDF is not supported (its steps depend
+/// on its history): use [`ForwardMode`](super::ForwardMode) or an
+/// [`Adjoint`](super::Adjoint).
 ///
 /// ```
 /// use neurode::prelude::*;
@@ -81,8 +86,11 @@ impl Sensitivity for Discrete {
         L: Loss,
     {
         let Some(tab) = method.explicit_tableau() else {
+            if method.is_one_step() {
+                return super::step_duals::gradient(prob, method, opts, loss, want_u0);
+            }
             return Err(Error::Unsupported(format!(
-                "the discrete adjoint needs an explicit Runge–Kutta method, not {} \
+                "the discrete adjoint of {}, whose steps depend on earlier ones \
                  (use ForwardMode or an Adjoint)",
                 method.info().name
             )));

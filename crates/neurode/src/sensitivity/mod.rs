@@ -38,6 +38,7 @@ mod adjoint;
 mod discrete;
 mod forward;
 mod loss;
+mod step_duals;
 mod vjp;
 
 pub use adjoint::{Adjoint, AdjointKind};

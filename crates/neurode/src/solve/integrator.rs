@@ -320,6 +320,10 @@ where
             adaptive.then_some(&scale),
         );
         iters += 1;
+        // A fixed step has no estimate (0) unless the step failed (∞ or NaN).
+        if !adaptive && !err_sq.is_finite() {
+            break ReturnCode::ConvergenceFailure;
+        }
         // Accept when the error is within tolerance; NaN never is.
         let within_tolerance = err_sq <= 1.0;
         if adaptive && !within_tolerance {

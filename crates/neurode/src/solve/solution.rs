@@ -16,6 +16,9 @@ pub enum ReturnCode {
     DtLessThanMin,
     /// The state became NaN or infinite.
     Unstable,
+    /// An implicit method's nonlinear solve failed at a fixed step size
+    /// (adaptive solves retry with a smaller step instead).
+    ConvergenceFailure,
 }
 
 impl ReturnCode {
