@@ -66,7 +66,10 @@ fn relative_error(g: &[f64], reference: &[f64]) -> f64 {
 fn main() -> Result<(), Error> {
     println!("Lorenz solved to t = 100 and back with Tsit5: distance from u0");
     for tol in [1e-6, 1e-8, 1e-10, 1e-12] {
-        println!("  rtol = atol = {tol:.0e}: |u_back(0) - u0| = {:.3e}", there_and_back(tol)?);
+        println!(
+            "  rtol = atol = {tol:.0e}: |u_back(0) - u0| = {:.3e}",
+            there_and_back(tol)?
+        );
     }
 
     println!("\nGradient of Σ x(t)² over t = 0:0.1:T with respect to (σ, ρ, β), Vern7 at 1e-10");
