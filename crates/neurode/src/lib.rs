@@ -34,6 +34,8 @@ pub mod dim;
 pub mod error;
 pub mod linalg;
 pub mod methods;
+pub mod nn;
+pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prelude;
@@ -41,6 +43,7 @@ pub mod problem;
 pub mod scalar;
 pub mod sensitivity;
 pub mod solve;
+pub mod train;
 
 pub use error::Error;
 pub use methods::{

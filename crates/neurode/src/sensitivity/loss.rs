@@ -152,6 +152,39 @@ impl Loss for SumOfSquares {
     }
 }
 
+/// `Σ w·u` over every saved number: the loss whose gradient is `w`, which
+/// is how an ODE layer's backward pass asks for `wᵀ ∂u/∂(p, u0)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinearLoss {
+    /// The weights, in the layout of the saved states.
+    pub weights: Vec<f64>,
+}
+
+impl Loss for LinearLoss {
+    fn value<T: Scalar>(&self, _t: &[f64], u: &[T], _n: usize) -> T {
+        u.iter()
+            .zip(&self.weights)
+            .fold(T::zero(), |acc, (&x, &w)| acc + x.scaled(w))
+    }
+
+    fn value_and_gradient(&self, t: &[f64], u: &[f64], n: usize, grad: &mut [f64]) -> f64 {
+        grad.copy_from_slice(&self.weights);
+        self.value(t, u, n)
+    }
+
+    fn check(&self, saves: usize, n: usize) -> Result<(), Error> {
+        if self.weights.len() == saves * n {
+            Ok(())
+        } else {
+            Err(Error::WrongLength {
+                what: "linear loss weights",
+                got: self.weights.len(),
+                expected: saves * n,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

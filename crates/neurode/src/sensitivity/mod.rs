@@ -44,7 +44,7 @@ mod vjp;
 pub use adjoint::{Adjoint, AdjointKind};
 pub use discrete::{Checkpointing, Discrete};
 pub use forward::ForwardMode;
-pub use loss::{Loss, SumOfSquares};
+pub use loss::{LinearLoss, Loss, SumOfSquares};
 pub use vjp::{VjpWork, vjp};
 
 use num_dual::Dual64;
@@ -101,6 +101,24 @@ pub trait Sensitivity {
         F: OdeFunction + Clone,
         M: OdeMethod + Clone,
         L: Loss;
+}
+
+impl<S: Sensitivity> Sensitivity for &S {
+    fn gradient<F, M, L>(
+        &self,
+        prob: &OdeProblem<F>,
+        method: &M,
+        opts: &SolveOptions,
+        loss: &L,
+        want_u0: bool,
+    ) -> Result<Gradient, Error>
+    where
+        F: OdeFunction + Clone,
+        M: OdeMethod + Clone,
+        L: Loss,
+    {
+        (**self).gradient(prob, method, opts, loss, want_u0)
+    }
 }
 
 impl<F: OdeFunction + Clone> OdeProblem<F, f64> {

@@ -430,7 +430,7 @@ where
 /// The save times in integration order: `t0, t0 ± dt, …, t1` for a spacing
 /// (exact multiples when `dt` divides the span, as Julia's ranges give), the
 /// sorted list otherwise.
-fn save_grid(saveat: &SaveAt, t0: f64, t1: f64, dir: f64) -> Vec<f64> {
+pub(crate) fn save_grid(saveat: &SaveAt, t0: f64, t1: f64, dir: f64) -> Vec<f64> {
     let span = (t1 - t0).abs();
     match saveat {
         SaveAt::EveryStep => Vec::new(),

@@ -7,7 +7,7 @@ mod options;
 mod solution;
 
 pub(crate) use integrator::{
-    AcceptedStep, Checkpoint, StepObserver, integrate, integrate_observed,
+    AcceptedStep, Checkpoint, StepObserver, integrate, integrate_observed, save_grid,
 };
 pub use options::{ControllerOptions, SaveAt, SolveOptions, Stepping, Tolerance};
 pub use solution::{ReturnCode, Solution, Stats};

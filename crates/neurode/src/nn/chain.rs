@@ -1,0 +1,215 @@
+//! Layers one after another.
+
+use super::activation::Activation;
+use super::dense::{Dense, Map};
+use super::init::NnRng;
+use super::layer::Layer;
+use crate::scalar::Scalar;
+
+/// One link of a [`Chain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// A dense layer.
+    Dense(Dense),
+    /// An elementwise map.
+    Map(Map),
+}
+
+macro_rules! on_link {
+    ($link:expr, $l:ident => $body:expr) => {
+        match $link {
+            Link::Dense($l) => $body,
+            Link::Map($l) => $body,
+        }
+    };
+}
+
+/// Layers applied in turn, built from the input size:
+///
+/// ```
+/// use neurode::nn::{Activation::*, Chain, Layer};
+/// // The seed's spiral model: x.^3, then 2 → 50 (tanh) → 2.
+/// let model = Chain::new(2).map(Cube).dense(50, Tanh).dense(2, Identity);
+/// assert_eq!(model.num_params(), 2 * 50 + 50 + 50 * 2 + 2);
+/// assert_eq!(model.out_dim(), 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    input: usize,
+    links: Vec<Link>,
+}
+
+impl Chain {
+    /// An empty chain (the identity) on `input` features.
+    pub fn new(input: usize) -> Self {
+        Self {
+            input,
+            links: Vec::new(),
+        }
+    }
+
+    /// Appends a dense layer to `output` features.
+    pub fn dense(self, output: usize, activation: Activation) -> Self {
+        let input = self.out_dim();
+        self.then(Link::Dense(Dense::new(input, output, activation)))
+    }
+
+    /// Appends a dense layer given in full (to choose its initialiser).
+    pub fn dense_layer(self, layer: Dense) -> Self {
+        self.then(Link::Dense(layer))
+    }
+
+    /// Appends an elementwise map.
+    pub fn map(self, activation: Activation) -> Self {
+        let dim = self.out_dim();
+        self.then(Link::Map(Map { dim, activation }))
+    }
+
+    fn then(mut self, link: Link) -> Self {
+        self.links.push(link);
+        self
+    }
+
+    /// The links.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    /// Where each link's parameters start in the flat vector.
+    fn param_offsets(&self) -> impl Iterator<Item = (usize, &Link)> {
+        self.links.iter().scan(0, |off, l| {
+            let start = *off;
+            *off += on_link!(l, x => x.num_params());
+            Some((start, l))
+        })
+    }
+
+    /// Each link's tape: `(offset of its output, offset of its own tape)`.
+    fn tape_offsets(&self) -> impl Iterator<Item = (usize, usize, &Link)> {
+        self.links.iter().scan(0, |off, l| {
+            let out = *off;
+            let own = out + on_link!(l, x => x.out_dim());
+            *off = own + on_link!(l, x => x.tape_len());
+            Some((out, own, l))
+        })
+    }
+
+    fn widest(&self) -> usize {
+        self.links
+            .iter()
+            .map(|l| on_link!(l, x => x.in_dim().max(x.out_dim())))
+            .max()
+            .unwrap_or(self.input)
+            .max(self.input)
+    }
+}
+
+impl Layer for Chain {
+    fn in_dim(&self) -> usize {
+        self.input
+    }
+    fn out_dim(&self) -> usize {
+        self.links
+            .last()
+            .map_or(self.input, |l| on_link!(l, x => x.out_dim()))
+    }
+    fn num_params(&self) -> usize {
+        self.links
+            .iter()
+            .map(|l| on_link!(l, x => x.num_params()))
+            .sum()
+    }
+    fn tape_len(&self) -> usize {
+        self.links
+            .iter()
+            .map(|l| on_link!(l, x => x.out_dim() + x.tape_len()))
+            .sum()
+    }
+    fn scratch_len(&self) -> usize {
+        let own = self
+            .links
+            .iter()
+            .map(|l| on_link!(l, x => x.scratch_len()))
+            .max()
+            .unwrap_or(0);
+        2 * self.widest() + own
+    }
+    fn init(&self, rng: &mut NnRng, p: &mut [f64]) {
+        for (off, l) in self.param_offsets() {
+            on_link!(l, x => x.init(rng, &mut p[off..off + x.num_params()]));
+        }
+    }
+
+    fn forward<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T]) {
+        if self.links.is_empty() {
+            y.copy_from_slice(x);
+            return;
+        }
+        let mut prev: Option<(usize, usize)> = None; // the previous output in the tape
+        for ((poff, l), (out, own, _)) in self.param_offsets().zip(self.tape_offsets()) {
+            on_link!(l, layer => {
+                let (done, rest) = tape.split_at_mut(out);
+                let input = match prev {
+                    None => x,
+                    Some((o, len)) => &done[o..o + len],
+                };
+                let (yk, tk) = rest.split_at_mut(own - out);
+                layer.forward(
+                    &p[poff..poff + layer.num_params()],
+                    input,
+                    yk,
+                    &mut tk[..layer.tape_len()],
+                );
+                prev = Some((out, layer.out_dim()));
+            });
+        }
+        let (o, len) = prev.expect("non-empty chain");
+        y.copy_from_slice(&tape[o..o + len]);
+    }
+
+    fn backward<T: Scalar>(
+        &self,
+        p: &[T],
+        x: &[T],
+        tape: &[T],
+        ybar: &[T],
+        xbar: &mut [T],
+        pbar: &mut [T],
+        scratch: &mut [T],
+    ) {
+        if self.links.is_empty() {
+            xbar.copy_from_slice(ybar);
+            return;
+        }
+        let w = self.widest();
+        let (a, rest) = scratch.split_at_mut(w);
+        let (b, own_scratch) = rest.split_at_mut(w);
+        let last = self.links.len() - 1;
+        // The adjoint of the current link's output lives in `a` (or `ybar`).
+        let mut cur_is_ybar = true;
+        for k in (0..=last).rev() {
+            let (poff, l) = self.param_offsets().nth(k).expect("link k");
+            let (_, own, _) = self.tape_offsets().nth(k).expect("link k");
+            on_link!(l, layer => {
+                let (i, o) = (layer.in_dim(), layer.out_dim());
+                let input = if k == 0 {
+                    x
+                } else {
+                    let (po, _, pl) = self.tape_offsets().nth(k - 1).expect("link k - 1");
+                    &tape[po..po + on_link!(pl, q => q.out_dim())]
+                };
+                let tk = &tape[own..own + layer.tape_len()];
+                let pk = &p[poff..poff + layer.num_params()];
+                let pbk = &mut pbar[poff..poff + layer.num_params()];
+                let yb: &[T] = if cur_is_ybar { ybar } else { &a[..o] };
+                if k == 0 {
+                    layer.backward(pk, input, tk, yb, xbar, pbk, own_scratch);
+                } else {
+                    layer.backward(pk, input, tk, yb, &mut b[..i], pbk, own_scratch);
+                    a[..i].copy_from_slice(&b[..i]);
+                    cur_is_ybar = false;
+                }
+            });
+        }
+    }
+}
