@@ -2,12 +2,11 @@
 //!
 //! `neurode demo` runs the main demo; `neurode demo --list` lists them all.
 
-mod demos;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use neurode_cli::demos;
 
 /// Differentiable differential-equation solvers: demos.
 #[derive(Parser)]

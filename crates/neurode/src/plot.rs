@@ -66,6 +66,9 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Image size in pixels.
     pub size: (u32, u32),
+    /// Fixed axis ranges `(x0, x1, y0, y1)` (animation frames share them);
+    /// `None` fits the data.
+    pub bounds: Option<(f64, f64, f64, f64)>,
 }
 
 impl Chart {
@@ -81,7 +84,14 @@ impl Chart {
             ylabel: ylabel.into(),
             series: Vec::new(),
             size: (800, 500),
+            bounds: None,
         }
+    }
+
+    /// With fixed axis ranges.
+    pub fn with_bounds(mut self, x: (f64, f64), y: (f64, f64)) -> Self {
+        self.bounds = Some((x.0, x.1, y.0, y.1));
+        self
     }
 
     /// Adds a series.
@@ -147,6 +157,9 @@ impl Chart {
     }
 
     fn bounds(&self) -> Result<(f64, f64, f64, f64), PlotError> {
+        if let Some(b) = self.bounds {
+            return Ok(b);
+        }
         if self.series.is_empty() {
             return Err(PlotError::Empty("no series"));
         }
@@ -258,6 +271,33 @@ pub fn plot_fit(
     chart.save_png(path)
 }
 
+/// Writes `frames` as an animated GIF, `delay_ms` apart (each frame's size
+/// is the first frame's).
+pub fn save_gif(path: impl AsRef<Path>, frames: &[Chart], delay_ms: u32) -> Result<(), PlotError> {
+    register_font();
+    let first = frames.first().ok_or(PlotError::Empty("no frames"))?;
+    let root = BitMapBackend::gif(path.as_ref(), first.size, delay_ms)
+        .map_err(draw_err)?
+        .into_drawing_area();
+    for frame in frames {
+        frame.draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// Writes the training curve: `log10(loss)` against iteration.
+pub fn plot_loss(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Result<(), PlotError> {
+    let chart = Chart::new(title, "iteration", "log10(loss)").with(Series {
+        label: "loss".into(),
+        x: (0..losses.len()).map(|i| i as f64).collect(),
+        y: losses.iter().map(|l| l.log10()).collect(),
+        mark: Mark::Line,
+        color: 0,
+    });
+    chart.save_png(path)
+}
+
 /// Registers the bundled font as plotters' "sans-serif", once.
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -308,6 +348,22 @@ mod tests {
             Chart::new("t", "x", "y").save_png(dir.join("empty.png")),
             Err(PlotError::Empty(_))
         ));
+
+        // A three-frame GIF with fixed axes, and a loss curve.
+        let frames: Vec<Chart> = (1..=3)
+            .map(|k| {
+                let mut c =
+                    Chart::new(format!("frame {k}"), "t", "u").with_bounds((0.0, 6.0), (-1.5, 1.5));
+                c.series = solution_series(&sol, &["x", "v"], 50);
+                c.series[0].y.iter_mut().for_each(|y| *y *= k as f64 / 3.0);
+                c
+            })
+            .collect();
+        let path = dir.join("anim.gif");
+        save_gif(&path, &frames, 200).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..3], b"GIF");
+        plot_loss(dir.join("loss.png"), "loss", &[10.0, 3.0, 1.0, 0.2]).unwrap();
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,6 +1,9 @@
 //! The demos `neurode demo <name>` runs, each a function writing into a folder.
 
-mod lotka_volterra;
+pub mod lotka_volterra;
+pub mod lotka_volterra_fit;
+pub mod ode_in_mlp;
+pub mod spiral;
 
 use std::path::Path;
 
@@ -15,8 +18,25 @@ pub struct Demo {
 }
 
 /// Every demo; the first is the main one.
-pub const ALL: &[Demo] = &[Demo {
-    name: "lotka-volterra",
-    about: "solve the Lotka–Volterra predator–prey model, print a table, plot it",
-    run: lotka_volterra::run,
-}];
+pub const ALL: &[Demo] = &[
+    Demo {
+        name: "spiral",
+        about: "train the Neural ODE paper's spiral model; GIF of the fit converging",
+        run: spiral::run,
+    },
+    Demo {
+        name: "lotka-volterra-fit",
+        about: "fit Lotka–Volterra's parameters so the rabbits stay at 1; GIF of the solution flattening",
+        run: lotka_volterra_fit::run,
+    },
+    Demo {
+        name: "ode-in-mlp",
+        about: "classify two rings with Dense → NeuralOde → Dense",
+        run: ode_in_mlp::run,
+    },
+    Demo {
+        name: "lotka-volterra",
+        about: "solve the Lotka–Volterra predator–prey model, print a table, plot it",
+        run: lotka_volterra::run,
+    },
+];

@@ -10,6 +10,7 @@ mod layer;
 mod neural_ode;
 mod neural_rhs;
 mod scratch;
+mod stack;
 
 pub use activation::Activation;
 pub use chain::{Chain, Link};
@@ -18,6 +19,7 @@ pub use init::{Init, NnRng};
 pub use layer::Layer;
 pub use neural_ode::{NeuralOde, OdeLayer};
 pub use neural_rhs::NeuralRhs;
+pub use stack::Stack;
 
 #[cfg(test)]
 mod tests;
