@@ -86,6 +86,9 @@ pub enum Error {
         /// Where it stopped.
         t: f64,
     },
+    /// Reading or writing a file failed.
+    #[error("i/o: {0}")]
+    Io(String),
     /// The requested combination is not available (for example, the
     /// discrete adjoint of a method without a tableau).
     #[error("not supported: {0}")]

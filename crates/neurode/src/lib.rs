@@ -36,6 +36,7 @@ pub mod linalg;
 pub mod methods;
 pub mod nn;
 pub mod optim;
+pub mod params_io;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prelude;

@@ -226,3 +226,21 @@ fn a_layer_can_take_the_parameters_of_a_problem() {
         assert!((xbar[j] - fd).abs() < 1e-5 * fd.abs().max(1.0));
     }
 }
+
+#[test]
+fn saved_and_loaded_parameters_predict_identically() {
+    use neurode::params_io::{load_params, save_params};
+    let node = NeuralOde::new(model(), (0.0, 1.0), Tsit5, opts(), Discrete::default()).unwrap();
+    let p = node.init_params(&mut NnRng::seed_from_u64(21));
+    let path =
+        std::env::temp_dir().join(format!("neurode-params-{}.safetensors", std::process::id()));
+    save_params(&path, &p, &[("model", "2-16-2 tanh")]).unwrap();
+    let (q, meta) = load_params(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(meta["model"], "2-16-2 tanh");
+    assert_eq!(node.apply(&p, &[0.7, -0.2]), node.apply(&q, &[0.7, -0.2]));
+    assert!(matches!(
+        load_params("/nonexistent/params.safetensors"),
+        Err(Error::Io(_))
+    ));
+}
