@@ -109,12 +109,24 @@ fn frame(node: &Node, p: &[f64], data: &Solution, title: String) -> Chart {
     chart
 }
 
-/// Trains the spiral model for `iterations` ADAM steps from seeded weights.
+/// Trains the spiral model for `iterations` ADAM steps from seeded weights,
+/// with discrete-adjoint gradients.
 pub fn train_spiral(
     iterations: usize,
     seed: u64,
     frame_every: Option<usize>,
     progress: bool,
+) -> Result<SpiralOutcome, Box<dyn std::error::Error>> {
+    train_spiral_with(iterations, seed, frame_every, progress, Discrete::default())
+}
+
+/// [`train_spiral`] with gradients by `sensitivity`.
+pub fn train_spiral_with<S: Sensitivity>(
+    iterations: usize,
+    seed: u64,
+    frame_every: Option<usize>,
+    progress: bool,
+    sensitivity: S,
 ) -> Result<SpiralOutcome, Box<dyn std::error::Error>> {
     let data = truth(U0)?;
     let node = node()?;
@@ -136,7 +148,7 @@ pub fn train_spiral(
                     .tolerances(1e-7, 1e-9)
                     .saveat(save_times()),
                 &loss,
-                Discrete::default(),
+                &sensitivity,
             )?;
             g.copy_from_slice(&dp);
             Ok(l)
