@@ -95,19 +95,29 @@ fn w7() {
         .dense(64, Tanh)
         .dense(64, Tanh)
         .dense(2, Identity);
-    let prob = OdeProblem::new(NeuralRhs::batched(net, batch), y0, (0.0, 1.0), p).expect("problem");
+    let prob64 = OdeProblem::new(
+        NeuralRhs::batched(net.clone(), batch),
+        y0.clone(),
+        (0.0, 1.0),
+        p.clone(),
+    )
+    .expect("problem");
+    let prob32 = OdeProblem::new(NeuralRhs::batched(net, batch).in_f32(), y0, (0.0, 1.0), p)
+        .expect("problem");
     let opts = SolveOptions::default()
         .tolerances(1e-5, 1e-5)
         .saveat(vec![1.0]);
     println!(
-        "\nW7 batched neural ODE gradient: {batch} states × 2, MLP 2→64→64→2 tanh, Tsit5 rtol = atol = 1e-5, f64"
+        "\nW7 batched neural ODE gradient: {batch} states × 2, MLP 2→64→64→2 tanh, Tsit5 rtol = atol = 1e-5\n\
+         (solver and adjoint in f64; the network in f64, or in f32 as the peers run it)"
     );
     println!(
-        "{:<24} {:>12} {:>9} {:>9} {:>12}",
-        "method", "median ms", "fwd nfe", "bwd nfe", "loss"
+        "{:<24} {:>8} {:>12} {:>9} {:>9} {:>12}",
+        "method", "network", "median ms", "fwd nfe", "bwd nfe", "loss"
     );
     fn row<S: Sensitivity + Clone>(
         name: &str,
+        dtype: &str,
         prob: &OdeProblem<NeuralRhs<Chain>>,
         opts: &SolveOptions,
         s: S,
@@ -127,7 +137,7 @@ fn w7() {
             .collect();
         times.sort_by(f64::total_cmp);
         println!(
-            "{name:<24} {:>12.2} {:>9} {:>9} {:>12.6e}",
+            "{name:<24} {dtype:>8} {:>12.2} {:>9} {:>9} {:>12.6e}",
             times[3] * 1e3,
             g.stats.forward.f_evals,
             g.stats.backward.f_evals,
@@ -136,21 +146,40 @@ fn w7() {
         eprintln!(
             "{}",
             serde_json::json!({"workload": "W7", "library": "neurode", "method": name,
-                "dtype": "float64", "median_s": times[3], "loss": g.loss,
+                "dtype": format!("solver float64, network {dtype}"), "median_s": times[3], "loss": g.loss,
                 "nfe_forward": g.stats.forward.f_evals, "nfe_backward": g.stats.backward.f_evals})
         );
     }
-    row("Discrete", &prob, &opts, Discrete::default());
-    row(
-        "Adjoint::interpolating",
-        &prob,
-        &opts,
-        Adjoint::interpolating(),
-    );
-    row("Adjoint::backsolve", &prob, &opts, Adjoint::backsolve());
+    for (dtype, prob) in [("float64", &prob64), ("float32", &prob32)] {
+        row("Discrete", dtype, prob, &opts, Discrete::default());
+        row(
+            "Adjoint::interpolating",
+            dtype,
+            prob,
+            &opts,
+            Adjoint::interpolating(),
+        );
+        row(
+            "Adjoint::backsolve",
+            dtype,
+            prob,
+            &opts,
+            Adjoint::backsolve(),
+        );
+    }
 }
 
+/// `cargo bench -p neurode-cli --bench train -- W7` runs one workload.
 fn main() {
-    w3();
-    w7();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.starts_with('W'))
+        .collect();
+    let wanted = |w: &str| only.is_empty() || only.iter().any(|o| o == w);
+    if wanted("W3") {
+        w3();
+    }
+    if wanted("W7") {
+        w7();
+    }
 }

@@ -32,6 +32,7 @@
 
 pub mod dim;
 pub mod error;
+mod fastmath;
 pub mod linalg;
 pub mod methods;
 pub mod nn;

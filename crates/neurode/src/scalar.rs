@@ -72,6 +72,31 @@ pub trait Scalar:
         let _ = x;
         None
     }
+    /// `dst (+)= lhs · rhs` by an optimised kernel, returning `false` where
+    /// this type has none (then [`matmul`](crate::linalg::matmul) uses plain
+    /// loops). Called only by `matmul`, after it has checked the layouts.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn gemm(
+        dst: &mut [Self],
+        d: crate::linalg::Layout,
+        lhs: &[Self],
+        l: crate::linalg::Layout,
+        rhs: &[Self],
+        r: crate::linalg::Layout,
+        accumulate: bool,
+    ) -> bool {
+        let _ = (dst, d, lhs, l, rhs, r, accumulate);
+        false
+    }
+    /// `dst[i] = src[i].tanh()`; `f64` and `f32` use a vectorised kernel.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s.tanh();
+        }
+    }
     /// The real part as `f64` (derivative parts dropped).
     fn real(self) -> f64;
     /// `self * c` for a plain coefficient `c`; cheaper than `self * Self::cst(c)`
@@ -159,12 +184,34 @@ macro_rules! impl_scalar_float {
         fn as_f64_slice_mut(x: &mut [Self]) -> Option<&mut [f64]> {
             Some(x)
         }
+        #[inline(always)]
+        fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+            crate::fastmath::tanh_slice(src, dst)
+        }
     };
-    (@as_f64 not_f64) => {};
+    (@as_f64 not_f64) => {
+        #[inline(always)]
+        fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+            crate::fastmath::tanh_slice_f32(src, dst)
+        }
+    };
     ($t:ty, $kind:ident) => {
         impl Scalar for $t {
             impl_scalar_float!(@as_f64 $kind);
             const PLAIN: bool = true;
+            #[cfg(feature = "gemm")]
+            #[inline(always)]
+            fn gemm(
+                dst: &mut [Self],
+                d: crate::linalg::Layout,
+                lhs: &[Self],
+                l: crate::linalg::Layout,
+                rhs: &[Self],
+                r: crate::linalg::Layout,
+                accumulate: bool,
+            ) -> bool {
+                crate::linalg::matmul::gemm_kernel(dst, d, lhs, l, rhs, r, accumulate, 1.0, 0.0)
+            }
             type Dual = Dual<$t>;
             #[inline(always)]
             fn dual(re: Self, eps: Self) -> Dual<$t> {
@@ -268,7 +315,9 @@ macro_rules! impl_scalar_float {
             }
             #[inline(always)]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                // Straight-line arithmetic instead of a libm call: the
+                // activation of most networks, a few ulp from libm.
+                crate::fastmath::tanh(self as f64) as $t
             }
             #[inline(always)]
             fn recip(self) -> Self {

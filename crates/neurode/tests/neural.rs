@@ -124,6 +124,48 @@ fn a_batched_right_hand_side_solves_each_sample_as_if_alone() {
 }
 
 #[test]
+fn a_network_evaluated_in_f32_gives_the_f64_gradient_to_f32_accuracy() {
+    // A batch wide enough for the matrix-product path.
+    let net = Chain::new(2)
+        .dense(32, Tanh)
+        .dense(32, Tanh)
+        .dense(2, Identity);
+    let p = net.init_params(&mut NnRng::seed_from_u64(9));
+    let u0: Vec<f64> = (0..64).map(|i| ((i as f64) * 0.37).sin()).collect();
+    let opts = SolveOptions::default()
+        .tolerances(1e-6, 1e-6)
+        .saveat(vec![0.5, 1.0]);
+    let loss = SumOfSquares::towards_constant(0, 0.25);
+    let full = OdeProblem::new(
+        NeuralRhs::batched(net.clone(), 32),
+        u0.clone(),
+        (0.0, 1.0),
+        p.clone(),
+    )
+    .unwrap();
+    let low = OdeProblem::new(NeuralRhs::batched(net, 32).in_f32(), u0, (0.0, 1.0), p).unwrap();
+    for (a, b) in [
+        (
+            full.loss_and_gradient(Tsit5, &opts, &loss, Adjoint::interpolating())
+                .unwrap(),
+            low.loss_and_gradient(Tsit5, &opts, &loss, Adjoint::interpolating())
+                .unwrap(),
+        ),
+        (
+            full.loss_and_gradient(Tsit5, &opts, &loss, Discrete::default())
+                .unwrap(),
+            low.loss_and_gradient(Tsit5, &opts, &loss, Discrete::default())
+                .unwrap(),
+        ),
+    ] {
+        assert!((a.0 - b.0).abs() < 1e-5 * a.0, "loss {} vs {}", a.0, b.0);
+        let err = rel(&a.1, &b.1);
+        // Rounded to f32 (not exact, not garbage).
+        assert!(err < 1e-4 && err > 0.0, "gradient differs by {err:e}");
+    }
+}
+
+#[test]
 fn an_ode_layer_composes_with_dense_layers() {
     // Dense(3 → 2) → NeuralOde → Dense(6 → 1), trained end to end by hand.
     let first = Chain::new(3).dense(2, Tanh);

@@ -84,12 +84,13 @@ impl Chain {
         })
     }
 
-    /// Each link's tape: `(offset of its output, offset of its own tape)`.
-    fn tape_offsets(&self) -> impl Iterator<Item = (usize, usize, &Link)> {
-        self.links.iter().scan(0, |off, l| {
+    /// Each link's tape for `batch` samples: `(offset of its output, offset
+    /// of its own tape)`.
+    fn tape_offsets(&self, batch: usize) -> impl Iterator<Item = (usize, usize, &Link)> {
+        self.links.iter().scan(0, move |off, l| {
             let out = *off;
-            let own = out + on_link!(l, x => x.out_dim());
-            *off = own + on_link!(l, x => x.tape_len());
+            let own = out + batch * on_link!(l, x => x.out_dim());
+            *off = own + batch * on_link!(l, x => x.tape_len());
             Some((out, own, l))
         })
     }
@@ -101,6 +102,84 @@ impl Chain {
             .max()
             .unwrap_or(self.input)
             .max(self.input)
+    }
+
+    /// The forward pass over `batch` samples, link after link (so a dense
+    /// link sees the whole batch as one matrix product).
+    fn run_forward<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T], batch: usize) {
+        if self.links.is_empty() {
+            y.copy_from_slice(x);
+            return;
+        }
+        let mut prev: Option<(usize, usize)> = None; // the previous output in the tape
+        for ((poff, l), (out, own, _)) in self.param_offsets().zip(self.tape_offsets(batch)) {
+            on_link!(l, layer => {
+                let (done, rest) = tape.split_at_mut(out);
+                let input = match prev {
+                    None => x,
+                    Some((o, len)) => &done[o..o + len],
+                };
+                let (yk, tk) = rest.split_at_mut(own - out);
+                layer.forward_batch(
+                    &p[poff..poff + layer.num_params()],
+                    input,
+                    yk,
+                    &mut tk[..batch * layer.tape_len()],
+                );
+                prev = Some((out, batch * layer.out_dim()));
+            });
+        }
+        let (o, len) = prev.expect("non-empty chain");
+        y.copy_from_slice(&tape[o..o + len]);
+    }
+
+    /// The backward pass over `batch` samples, last link first.
+    #[allow(clippy::too_many_arguments)]
+    fn run_backward<T: Scalar>(
+        &self,
+        p: &[T],
+        x: &[T],
+        tape: &[T],
+        ybar: &[T],
+        xbar: &mut [T],
+        pbar: &mut [T],
+        scratch: &mut [T],
+        batch: usize,
+    ) {
+        if self.links.is_empty() {
+            xbar.copy_from_slice(ybar);
+            return;
+        }
+        let w = batch * self.widest();
+        let (a, rest) = scratch.split_at_mut(w);
+        let (b, own_scratch) = rest.split_at_mut(w);
+        let last = self.links.len() - 1;
+        // The adjoint of the current link's output lives in `a` (or `ybar`).
+        let mut cur_is_ybar = true;
+        for k in (0..=last).rev() {
+            let (poff, l) = self.param_offsets().nth(k).expect("link k");
+            let (_, own, _) = self.tape_offsets(batch).nth(k).expect("link k");
+            on_link!(l, layer => {
+                let (i, o) = (batch * layer.in_dim(), batch * layer.out_dim());
+                let input = if k == 0 {
+                    x
+                } else {
+                    let (po, _, pl) = self.tape_offsets(batch).nth(k - 1).expect("link k - 1");
+                    &tape[po..po + batch * on_link!(pl, q => q.out_dim())]
+                };
+                let tk = &tape[own..own + batch * layer.tape_len()];
+                let pk = &p[poff..poff + layer.num_params()];
+                let pbk = &mut pbar[poff..poff + layer.num_params()];
+                let yb: &[T] = if cur_is_ybar { ybar } else { &a[..o] };
+                if k == 0 {
+                    layer.backward_batch(pk, input, tk, yb, xbar, pbk, own_scratch);
+                } else {
+                    layer.backward_batch(pk, input, tk, yb, &mut b[..i], pbk, own_scratch);
+                    a[..i].copy_from_slice(&b[..i]);
+                    cur_is_ybar = false;
+                }
+            });
+        }
     }
 }
 
@@ -126,13 +205,16 @@ impl Layer for Chain {
             .sum()
     }
     fn scratch_len(&self) -> usize {
+        self.batch_scratch_len(1)
+    }
+    fn batch_scratch_len(&self, batch: usize) -> usize {
         let own = self
             .links
             .iter()
-            .map(|l| on_link!(l, x => x.scratch_len()))
+            .map(|l| on_link!(l, x => x.batch_scratch_len(batch)))
             .max()
             .unwrap_or(0);
-        2 * self.widest() + own
+        2 * batch * self.widest() + own
     }
     fn init(&self, rng: &mut NnRng, p: &mut [f64]) {
         for (off, l) in self.param_offsets() {
@@ -141,30 +223,7 @@ impl Layer for Chain {
     }
 
     fn forward<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T]) {
-        if self.links.is_empty() {
-            y.copy_from_slice(x);
-            return;
-        }
-        let mut prev: Option<(usize, usize)> = None; // the previous output in the tape
-        for ((poff, l), (out, own, _)) in self.param_offsets().zip(self.tape_offsets()) {
-            on_link!(l, layer => {
-                let (done, rest) = tape.split_at_mut(out);
-                let input = match prev {
-                    None => x,
-                    Some((o, len)) => &done[o..o + len],
-                };
-                let (yk, tk) = rest.split_at_mut(own - out);
-                layer.forward(
-                    &p[poff..poff + layer.num_params()],
-                    input,
-                    yk,
-                    &mut tk[..layer.tape_len()],
-                );
-                prev = Some((out, layer.out_dim()));
-            });
-        }
-        let (o, len) = prev.expect("non-empty chain");
-        y.copy_from_slice(&tape[o..o + len]);
+        self.run_forward(p, x, y, tape, 1);
     }
 
     fn backward<T: Scalar>(
@@ -177,39 +236,24 @@ impl Layer for Chain {
         pbar: &mut [T],
         scratch: &mut [T],
     ) {
-        if self.links.is_empty() {
-            xbar.copy_from_slice(ybar);
-            return;
-        }
-        let w = self.widest();
-        let (a, rest) = scratch.split_at_mut(w);
-        let (b, own_scratch) = rest.split_at_mut(w);
-        let last = self.links.len() - 1;
-        // The adjoint of the current link's output lives in `a` (or `ybar`).
-        let mut cur_is_ybar = true;
-        for k in (0..=last).rev() {
-            let (poff, l) = self.param_offsets().nth(k).expect("link k");
-            let (_, own, _) = self.tape_offsets().nth(k).expect("link k");
-            on_link!(l, layer => {
-                let (i, o) = (layer.in_dim(), layer.out_dim());
-                let input = if k == 0 {
-                    x
-                } else {
-                    let (po, _, pl) = self.tape_offsets().nth(k - 1).expect("link k - 1");
-                    &tape[po..po + on_link!(pl, q => q.out_dim())]
-                };
-                let tk = &tape[own..own + layer.tape_len()];
-                let pk = &p[poff..poff + layer.num_params()];
-                let pbk = &mut pbar[poff..poff + layer.num_params()];
-                let yb: &[T] = if cur_is_ybar { ybar } else { &a[..o] };
-                if k == 0 {
-                    layer.backward(pk, input, tk, yb, xbar, pbk, own_scratch);
-                } else {
-                    layer.backward(pk, input, tk, yb, &mut b[..i], pbk, own_scratch);
-                    a[..i].copy_from_slice(&b[..i]);
-                    cur_is_ybar = false;
-                }
-            });
-        }
+        self.run_backward(p, x, tape, ybar, xbar, pbar, scratch, 1);
+    }
+
+    fn forward_batch<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T]) {
+        self.run_forward(p, x, y, tape, x.len() / self.input.max(1));
+    }
+
+    fn backward_batch<T: Scalar>(
+        &self,
+        p: &[T],
+        x: &[T],
+        tape: &[T],
+        ybar: &[T],
+        xbar: &mut [T],
+        pbar: &mut [T],
+        scratch: &mut [T],
+    ) {
+        let batch = x.len() / self.input.max(1);
+        self.run_backward(p, x, tape, ybar, xbar, pbar, scratch, batch);
     }
 }

@@ -3,6 +3,7 @@
 use super::activation::Activation;
 use super::init::{Init, NnRng};
 use super::layer::Layer;
+use crate::linalg::{Layout, matmul};
 use crate::scalar::Scalar;
 
 /// `y = σ(W x + b)`. Parameters: `W` (`out × in`, row-major), then `b`.
@@ -47,6 +48,9 @@ impl Layer for Dense {
     fn scratch_len(&self) -> usize {
         self.output
     }
+    fn batch_scratch_len(&self, batch: usize) -> usize {
+        self.output * batch.max(1)
+    }
     fn init(&self, rng: &mut NnRng, p: &mut [f64]) {
         let (w, b) = p.split_at_mut(self.input * self.output);
         self.init.fill(rng, self.input, self.output, w);
@@ -57,16 +61,14 @@ impl Layer for Dense {
     fn forward<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T]) {
         let (w, b) = p.split_at(self.input * self.output);
         let (z, out) = tape.split_at_mut(self.output);
-        for (i, row) in w.chunks_exact(self.input).enumerate() {
-            let zi = row
+        for ((zi, row), &bi) in z.iter_mut().zip(w.chunks_exact(self.input)).zip(b) {
+            *zi = row
                 .iter()
                 .zip(x)
-                .fold(b[i], |acc, (&wij, &xj)| acc + wij * xj);
-            z[i] = zi;
-            let yi = self.activation.apply(zi);
-            out[i] = yi;
-            y[i] = yi;
+                .fold(bi, |acc, (&wij, &xj)| acc + wij * xj);
         }
+        self.activation.apply_slice(z, out);
+        y.copy_from_slice(out);
     }
 
     #[inline]
@@ -83,9 +85,8 @@ impl Layer for Dense {
         let (w, _) = p.split_at(self.input * self.output);
         let (z, out) = tape.split_at(self.output);
         let zbar = &mut scratch[..self.output];
-        for i in 0..self.output {
-            zbar[i] = ybar[i] * self.activation.derivative(z[i], out[i]);
-        }
+        zbar.copy_from_slice(ybar);
+        self.activation.scale_by_derivative(z, out, zbar);
         let (wbar, bbar) = pbar.split_at_mut(self.input * self.output);
         xbar.iter_mut().for_each(|v| *v = T::zero());
         for (i, (row, rowbar)) in w
@@ -100,6 +101,66 @@ impl Layer for Dense {
                 *xb += wij * g;
             }
         }
+    }
+
+    /// The batch as matrices: `Z = W X + b 1ᵀ` by one matrix product, the
+    /// tape holding `Z` then `σ(Z)` (each `out × batch`, column-major).
+    fn forward_batch<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T]) {
+        let (i, o) = (self.input, self.output);
+        let batch = x.len() / i.max(1);
+        if batch <= 1 {
+            return self.forward(p, x, y, tape);
+        }
+        let (w, b) = p.split_at(i * o);
+        let (z, out) = tape.split_at_mut(o * batch);
+        for col in z.chunks_exact_mut(o) {
+            col.copy_from_slice(b);
+        }
+        matmul(
+            z,
+            Layout::col_major(o, batch),
+            w,
+            Layout::row_major(o, i),
+            x,
+            Layout::col_major(i, batch),
+            true,
+        );
+        self.activation.apply_slice(z, out);
+        y.copy_from_slice(out);
+    }
+
+    /// `Z̄ = Ȳ ⊙ σ'(Z)`, `W̄ += Z̄ Xᵀ`, `b̄ += Z̄ 1`, `X̄ = Wᵀ Z̄`.
+    fn backward_batch<T: Scalar>(
+        &self,
+        p: &[T],
+        x: &[T],
+        tape: &[T],
+        ybar: &[T],
+        xbar: &mut [T],
+        pbar: &mut [T],
+        scratch: &mut [T],
+    ) {
+        let (i, o) = (self.input, self.output);
+        let batch = x.len() / i.max(1);
+        if batch <= 1 {
+            return self.backward(p, x, tape, ybar, xbar, pbar, scratch);
+        }
+        let (w, _) = p.split_at(i * o);
+        let (z, out) = tape.split_at(o * batch);
+        let zbar = &mut scratch[..o * batch];
+        zbar.copy_from_slice(ybar);
+        self.activation.scale_by_derivative(z, out, zbar);
+        let (wbar, bbar) = pbar.split_at_mut(i * o);
+        for col in zbar.chunks_exact(o) {
+            for (bb, &g) in bbar.iter_mut().zip(col) {
+                *bb += g;
+            }
+        }
+        let zl = Layout::col_major(o, batch);
+        let xl = Layout::col_major(i, batch);
+        let wl = Layout::row_major(o, i);
+        matmul(wbar, wl, zbar, zl, x, xl.t(), true);
+        matmul(xbar, xl, w, wl.t(), zbar, zl, false);
     }
 }
 

@@ -28,6 +28,12 @@ pub trait Layer {
     fn scratch_len(&self) -> usize {
         0
     }
+    /// Working numbers [`backward_batch`](Self::backward_batch) needs for
+    /// `batch` samples.
+    fn batch_scratch_len(&self, batch: usize) -> usize {
+        let _ = batch;
+        self.scratch_len()
+    }
     /// Writes initial parameters into `p`.
     fn init(&self, rng: &mut NnRng, p: &mut [f64]);
 
@@ -55,8 +61,11 @@ pub trait Layer {
         p
     }
 
-    /// [`forward`](Self::forward) on a batch; `tape` holds one record per
-    /// sample.
+    /// [`forward`](Self::forward) on a batch. `tape` holds `batch ×
+    /// tape_len` numbers laid out as the layer chooses (one record per
+    /// sample by default; a dense layer stores whole matrices so it can use
+    /// matrix products); only [`backward_batch`](Self::backward_batch) reads
+    /// it.
     fn forward_batch<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T]) {
         let (i, o, k) = (self.in_dim(), self.out_dim(), self.tape_len());
         for (j, (xj, yj)) in x.chunks_exact(i).zip(y.chunks_exact_mut(o)).enumerate() {
@@ -65,7 +74,8 @@ pub trait Layer {
     }
 
     /// [`backward`](Self::backward) on a batch (parameter adjoints summed
-    /// over the samples).
+    /// over the samples); `scratch` holds
+    /// [`batch_scratch_len`](Self::batch_scratch_len) numbers.
     #[allow(clippy::too_many_arguments)]
     fn backward_batch<T: Scalar>(
         &self,
