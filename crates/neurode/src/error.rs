@@ -8,6 +8,13 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A gradient method was asked to differentiate through callbacks it
+    /// cannot handle.
+    #[error("{method} cannot differentiate through events or callbacks; use ForwardMode")]
+    CallbacksUnsupported {
+        /// The gradient method.
+        method: &'static str,
+    },
     /// A vector has the wrong number of entries.
     #[error("{what} has length {got}, expected {expected}")]
     WrongLength {

@@ -222,7 +222,10 @@ mod tests {
             }
         }
         // Four f32 ulp at most.
-        assert!(worst32 < 4.0 * f32::EPSILON as f64, "f32: {worst32:e} relative");
+        assert!(
+            worst32 < 4.0 * f32::EPSILON as f64,
+            "f32: {worst32:e} relative"
+        );
         assert!(tanh(f64::NAN).is_nan());
         assert_eq!(tanh(f64::INFINITY), 1.0);
         assert_eq!(tanh(f64::NEG_INFINITY), -1.0);

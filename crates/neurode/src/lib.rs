@@ -52,7 +52,14 @@ pub use methods::{
     AutoSwitch, AutoTsit5, Bdf, Bs3, Dop853, Dp5, Euler, Heun, ImplicitEuler, KenCarp4, Midpoint,
     OdeMethod, Rk4, Rodas4, Rodas5P, Rosenbrock23, Trapezoid, Trbdf2, Tsit5, Vern7,
 };
-pub use problem::{JacobianSparsity, MassMatrix, OdeFunction, OdeProblem};
+/// The dual numbers neurode differentiates with (re-exported so problems can
+/// be built on them without a separate dependency).
+pub use num_dual;
+pub use problem::{
+    Crossing, EventAction, Events, Hybrid, JacobianSparsity, MassMatrix, OdeFunction, OdeProblem,
+};
 pub use scalar::Scalar;
 pub use sensitivity::{Adjoint, Discrete, ForwardMode, Gradient, Loss, SumOfSquares};
-pub use solve::{ReturnCode, SaveAt, Solution, SolveOptions, Stats, Tolerance};
+pub use solve::{
+    EventKind, EventRecord, ReturnCode, SaveAt, Solution, SolveOptions, Stats, Tolerance,
+};

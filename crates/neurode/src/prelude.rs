@@ -8,9 +8,11 @@ pub use crate::methods::{
     OdeMethod, Rk4, Rodas4, Rodas5P, Rosenbrock23, Trapezoid, Trbdf2, Tsit5, Vern7,
 };
 pub use crate::ode_system;
-pub use crate::problem::{JacobianSparsity, MassMatrix, OdeFunction, OdeProblem};
+pub use crate::problem::{
+    Crossing, EventAction, Events, JacobianSparsity, MassMatrix, OdeFunction, OdeProblem,
+};
 pub use crate::scalar::Scalar;
 pub use crate::sensitivity::{
     Adjoint, Discrete, ForwardMode, Gradient, Loss, Sensitivity, SumOfSquares,
 };
-pub use crate::solve::{ReturnCode, SaveAt, Solution, SolveOptions, Tolerance};
+pub use crate::solve::{EventKind, ReturnCode, SaveAt, Solution, SolveOptions, Tolerance};

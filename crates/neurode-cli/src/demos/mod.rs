@@ -1,5 +1,6 @@
 //! The demos `neurode demo <name>` runs, each a function writing into a folder.
 
+pub mod bouncing_ball;
 pub mod lotka_volterra;
 pub mod lotka_volterra_fit;
 pub mod ode_in_mlp;
@@ -33,6 +34,11 @@ pub const ALL: &[Demo] = &[
         name: "ode-in-mlp",
         about: "classify two rings with Dense → NeuralOde → Dense",
         run: ode_in_mlp::run,
+    },
+    Demo {
+        name: "bouncing-ball",
+        about: "a ball bouncing on the floor: events located on the dense output, differentiable",
+        run: bouncing_ball::run,
     },
     Demo {
         name: "lotka-volterra",

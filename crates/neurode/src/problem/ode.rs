@@ -1,5 +1,6 @@
 //! Ordinary differential equations `u' = f(u, p, t)`.
 
+use super::events::{Crossing, EventAction};
 use super::mass::{JacobianSparsity, MassMatrix};
 use crate::error::{Error, check_finite, check_len};
 use crate::linalg::DenseMatrix;
@@ -108,6 +109,45 @@ pub trait OdeFunction {
         let _ = p;
         None
     }
+
+    /// True when the function carries callbacks. The callback methods below
+    /// come from [`Events`](crate::Events) through
+    /// [`OdeProblem::with_events`]; there is no need to implement them here.
+    fn has_callbacks(&self) -> bool {
+        false
+    }
+    /// [`Events::count`](crate::Events::count).
+    fn event_count(&self) -> usize {
+        0
+    }
+    /// [`Events::conditions`](crate::Events::conditions).
+    fn event_conditions<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], t: T) {
+        let _ = (out, u, p, t);
+    }
+    /// [`Events::crossing`](crate::Events::crossing).
+    fn event_crossing(&self, i: usize) -> Crossing {
+        let _ = i;
+        Crossing::Both
+    }
+    /// [`Events::affect`](crate::Events::affect).
+    fn event_affect<T: Scalar>(&self, i: usize, u: &mut [T], p: &[T], t: T) -> EventAction {
+        let _ = (i, u, p, t);
+        EventAction::Continue
+    }
+    /// [`Events::after_step`](crate::Events::after_step).
+    fn after_step<T: Scalar>(&self, u: &mut [T], p: &[T], t: T) -> Option<EventAction> {
+        let _ = (u, p, t);
+        None
+    }
+    /// [`Events::preset_times`](crate::Events::preset_times).
+    fn preset_times(&self) -> Vec<f64> {
+        Vec::new()
+    }
+    /// [`Events::at_preset_time`](crate::Events::at_preset_time).
+    fn at_preset_time<T: Scalar>(&self, u: &mut [T], p: &[T], t: T) -> EventAction {
+        let _ = (u, p, t);
+        EventAction::Continue
+    }
 }
 
 impl<F: OdeFunction + ?Sized> OdeFunction for &F {
@@ -154,6 +194,30 @@ impl<F: OdeFunction + ?Sized> OdeFunction for &F {
     fn time_span<T: Scalar>(&self, p: &[T]) -> Option<(T, T)> {
         (**self).time_span(p)
     }
+    fn has_callbacks(&self) -> bool {
+        (**self).has_callbacks()
+    }
+    fn event_count(&self) -> usize {
+        (**self).event_count()
+    }
+    fn event_conditions<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], t: T) {
+        (**self).event_conditions(out, u, p, t)
+    }
+    fn event_crossing(&self, i: usize) -> Crossing {
+        (**self).event_crossing(i)
+    }
+    fn event_affect<T: Scalar>(&self, i: usize, u: &mut [T], p: &[T], t: T) -> EventAction {
+        (**self).event_affect(i, u, p, t)
+    }
+    fn after_step<T: Scalar>(&self, u: &mut [T], p: &[T], t: T) -> Option<EventAction> {
+        (**self).after_step(u, p, t)
+    }
+    fn preset_times(&self) -> Vec<f64> {
+        (**self).preset_times()
+    }
+    fn at_preset_time<T: Scalar>(&self, u: &mut [T], p: &[T], t: T) -> EventAction {
+        (**self).at_preset_time(u, p, t)
+    }
 }
 
 /// An initial-value problem: right-hand side, initial state, time span and
@@ -195,6 +259,18 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
         let prob = prob.with_param_maps();
         prob.validate()?;
         Ok(prob)
+    }
+
+    /// The same problem with its function replaced by `map(f)`.
+    pub(crate) fn map_function<G: OdeFunction>(self, map: impl FnOnce(F) -> G) -> OdeProblem<G, T> {
+        OdeProblem {
+            f: map(self.f),
+            u0: self.u0,
+            tspan: self.tspan,
+            p: self.p,
+            mass: self.mass,
+            sparsity: self.sparsity,
+        }
     }
 
     /// Recomputes `tspan` and `u0` from `p` where the function defines them

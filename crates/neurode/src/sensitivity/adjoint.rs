@@ -129,6 +129,7 @@ impl<A: OdeMethod + Clone> Sensitivity for Adjoint<A> {
         M: OdeMethod + Clone,
         L: Loss,
     {
+        crate::problem::reject_callbacks(prob.f(), "Adjoint")?;
         match &self.solver {
             Some(solver) => self.run(prob, method, solver, opts, loss, want_u0),
             None => self.run(prob, method, method, opts, loss, want_u0),

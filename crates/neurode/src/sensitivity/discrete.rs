@@ -85,6 +85,7 @@ impl Sensitivity for Discrete {
         M: OdeMethod + Clone,
         L: Loss,
     {
+        crate::problem::reject_callbacks(prob.f(), "Discrete")?;
         let Some(tab) = method.explicit_tableau() else {
             if method.is_one_step() {
                 return super::step_duals::gradient(prob, method, opts, loss, want_u0);

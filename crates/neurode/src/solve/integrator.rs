@@ -9,11 +9,11 @@
 use super::controller::{PiController, initial_step};
 use super::dae_init::consistent_initial_state;
 use super::options::{SaveAt, SolveOptions, Stepping};
-use super::solution::{Dense, ReturnCode, Solution};
+use super::solution::{Dense, EventKind, EventRecord, ReturnCode, Solution};
 use crate::dim::{Dim, Dyn, Fixed};
 use crate::error::Error;
 use crate::methods::{ErrorScale, OdeMethod, Rhs, Setup};
-use crate::problem::{OdeFunction, OdeProblem};
+use crate::problem::{EventAction, OdeFunction, OdeProblem};
 use crate::scalar::Scalar;
 
 /// How much longer than the controller's choice a step may be stretched to
@@ -195,7 +195,19 @@ where
     let mut scratch = dim.zeros::<T>();
     let save_times = save_grid(&opts.saveat, t0r, t1r, dir);
     let mut next_save = 0;
-    let tstops = stop_grid(&opts.tstops, t0r, t1r, dir);
+    // Preset-time callbacks are stops the solver must land on.
+    let presets = stop_grid(&f.preset_times(), t0r, t1r, dir);
+    let tstops = if presets.is_empty() {
+        stop_grid(&opts.tstops, t0r, t1r, dir)
+    } else {
+        stop_grid(&[&opts.tstops[..], &presets[..]].concat(), t0r, t1r, dir)
+    };
+    // Continuous events: the conditions at the start and end of a step.
+    let n_events = f.event_count();
+    let mut g_prev = vec![T::zero(); n_events];
+    let mut g_new = vec![T::zero(); n_events];
+    let mut g_probe = vec![T::zero(); n_events];
+    let mut g_samples = vec![T::zero(); n_events * EVENT_SAMPLES];
     let mut next_stop = 0;
     let mut sol = Solution::new(n, info.name, t0);
     match &opts.saveat {
@@ -228,6 +240,9 @@ where
         }
     }
     method.start(&mut cache, &mut rhs, t_start, u.as_ref());
+    if n_events > 0 {
+        f.event_conditions(&mut g_prev, u.as_ref(), p, t_start);
+    }
     let finish =
         |mut sol: Solution<T>, retcode, t: T, u: &[T], rhs: &Rhs<F, T>, cache: &M::Cache<T, D>| {
             method.report(cache, &mut sol.stats);
@@ -338,9 +353,114 @@ where
         if !u_new.as_ref().iter().all(|x| x.is_finite()) {
             break ReturnCode::Unstable;
         }
-        let t_new = if lands { stop } else { t + dt };
+        let mut lands = lands;
+        let mut t_new = if lands { stop } else { t + dt };
         method.accept(&mut cache, &mut rhs, t_new, u_new.as_ref());
         sol.stats.accepted += 1;
+
+        // The earliest crossing of an event condition within the step cuts
+        // it short: the step ends at the event, on the dense output.
+        let mut fired = None;
+        if n_events > 0 {
+            f.event_conditions(&mut g_new, u_new.as_ref(), p, t_new);
+            // The conditions at interior points too (as DifferentialEquations.jl's
+            // `interp_points`): a condition that crosses zero and back within
+            // one step is caught.
+            for j in 1..=EVENT_SAMPLES {
+                let th = T::cst(sample_theta(j));
+                method.interpolate(
+                    &mut cache,
+                    &mut rhs,
+                    t,
+                    dt,
+                    u.as_ref(),
+                    th,
+                    scratch.as_mut(),
+                );
+                let g_j = &mut g_samples[(j - 1) * n_events..j * n_events];
+                f.event_conditions(g_j, scratch.as_ref(), p, t + dt * th);
+            }
+            for i in 0..n_events {
+                let mut g_at = |theta: f64| {
+                    let th = T::cst(theta);
+                    method.interpolate(
+                        &mut cache,
+                        &mut rhs,
+                        t,
+                        dt,
+                        u.as_ref(),
+                        th,
+                        scratch.as_mut(),
+                    );
+                    f.event_conditions(&mut g_probe, scratch.as_ref(), p, t + dt * th);
+                    g_probe[i].real()
+                };
+                // A condition sitting on zero (it just fired) takes its sign
+                // from just inside the step, so the next crossing is caught
+                // even when one step leaves zero and comes back through it.
+                let (mut a, mut ga) = (0.0, g_prev[i].real());
+                if ga == 0.0 {
+                    a = LEAVE_ZERO;
+                    ga = g_at(a);
+                }
+                // The first bracket along the step with a crossing.
+                for j in 1..=EVENT_SAMPLES + 1 {
+                    let (b, gb) = if j <= EVENT_SAMPLES {
+                        (sample_theta(j), g_samples[(j - 1) * n_events + i].real())
+                    } else {
+                        (1.0, g_new[i].real())
+                    };
+                    if b <= a {
+                        continue;
+                    }
+                    if f.event_crossing(i).crossed(ga, gb) {
+                        let theta =
+                            locate_crossing(&mut g_at, (a, ga), (b, gb), dt.real().abs(), t.real());
+                        if theta < earliest_theta(fired) {
+                            fired = Some((i, theta));
+                        }
+                        break;
+                    }
+                    (a, ga) = (b, gb);
+                }
+            }
+        }
+        if let Some((i, theta)) = fired {
+            let mut t_event = t + dt * T::cst(theta);
+            if !T::PLAIN {
+                // Derivatives of the event time by the implicit function
+                // theorem: one Newton step on g(u(t), t) = 0 in the scalar
+                // type moves only the derivative parts.
+                let mut g_at = |th: f64| {
+                    let th = T::cst(th);
+                    method.interpolate(
+                        &mut cache,
+                        &mut rhs,
+                        t,
+                        dt,
+                        u.as_ref(),
+                        th,
+                        scratch.as_mut(),
+                    );
+                    f.event_conditions(&mut g_probe, scratch.as_ref(), p, t + dt * th);
+                    g_probe[i]
+                };
+                let g = g_at(theta);
+                let d = 1e-6_f64.min(theta).min(1.0 - theta).max(1e-9);
+                let slope = (g_at((theta + d).min(1.0)).real() - g_at((theta - d).max(0.0)).real())
+                    / ((theta + d).min(1.0) - (theta - d).max(0.0))
+                    / dt.real();
+                if slope != 0.0 && slope.is_finite() {
+                    t_event -= (g - T::cst(g.real())).scaled(1.0 / slope);
+                }
+            }
+            let th = (t_event - t) / dt;
+            method.interpolate(&mut cache, &mut rhs, t, dt, u.as_ref(), th, u_new.as_mut());
+            if t_event.real() != stop.real() {
+                lands = false;
+            }
+            t_new = t_event;
+        }
 
         // Save what lies in (t, t_new].
         if matches!(opts.saveat, SaveAt::EveryStep) {
@@ -373,7 +493,47 @@ where
         std::mem::swap(&mut u, &mut u_new);
         let t_prev = t;
         t = t_new;
-        if lands && !stop_is_end && observer.at_stop(t, u.as_mut()) {
+        let mut restart = lands && !stop_is_end && observer.at_stop(t, u.as_mut());
+        // Callbacks: the event that cut the step, the discrete callback,
+        // a preset time landed on. Each may change the state (the method
+        // then restarts from it) or end the solve.
+        let mut terminated = false;
+        if f.has_callbacks() {
+            let record = |kind, u: &[T], action, sol: &mut Solution<T>| {
+                sol.events.push(EventRecord { t, kind });
+                if matches!(opts.saveat, SaveAt::EveryStep) {
+                    sol.push(t, u);
+                }
+                action == EventAction::Terminate
+            };
+            if let Some((i, _)) = fired {
+                let action = f.event_affect(i, u.as_mut(), p, t);
+                terminated |= record(EventKind::Condition(i), u.as_ref(), action, &mut sol);
+                restart = true;
+            }
+            if lands && !stop_is_end && presets.contains(&t.real()) {
+                let action = f.at_preset_time(u.as_mut(), p, t);
+                terminated |= record(EventKind::PresetTime, u.as_ref(), action, &mut sol);
+                restart = true;
+            }
+            if let Some(action) = f.after_step(u.as_mut(), p, t) {
+                terminated |= record(EventKind::AfterStep, u.as_ref(), action, &mut sol);
+                restart = true;
+            }
+            if n_events > 0 {
+                if restart {
+                    f.event_conditions(&mut g_prev, u.as_ref(), p, t);
+                } else {
+                    g_prev.copy_from_slice(&g_new);
+                }
+                // A condition that just fired starts again from "no sign",
+                // so the root it sits on is not found a second time.
+                if let Some((i, _)) = fired {
+                    g_prev[i] = T::zero();
+                }
+            }
+        }
+        if restart {
             method.start(&mut cache, &mut rhs, t, u.as_ref());
         }
         method.finish_step(&mut cache, &mut rhs, t, u.as_ref());
@@ -400,7 +560,7 @@ where
         }
         let step = AcceptedStep {
             t: t_prev,
-            dt,
+            dt: t - t_prev,
             t_new: t,
             u: u_new.as_ref(),
         };
@@ -415,6 +575,9 @@ where
             next_save,
             next_stop,
         });
+        if terminated {
+            break ReturnCode::Terminated;
+        }
         if done {
             break ReturnCode::Success;
         }
@@ -425,6 +588,72 @@ where
     };
     let sol = finish(sol, retcode, t, u.as_ref(), &rhs, &cache);
     Ok((sol, paused))
+}
+
+/// Where a condition that has just fired is first looked at in the next
+/// step (a fraction of the step).
+const LEAVE_ZERO: f64 = 1e-9;
+
+/// Interior points of a step at which event conditions are sampled.
+const EVENT_SAMPLES: usize = 8;
+
+/// The `j`-th interior sample point (a fraction of the step).
+fn sample_theta(j: usize) -> f64 {
+    j as f64 / (EVENT_SAMPLES + 1) as f64
+}
+
+/// The fraction of the step at which the event found so far fired.
+fn earliest_theta(fired: Option<(usize, f64)>) -> f64 {
+    fired.map_or(f64::INFINITY, |(_, theta)| theta)
+}
+
+/// Where in a step (as a fraction `θ ∈ (a, b]`) a condition going from
+/// `ga` at `θ = a` to `gb` at `θ = b` crosses zero: the Illinois
+/// variant of regula falsi on `g(θ)`, stopped when the bracket is a few
+/// rounding errors of `t` wide. Returns the bracket's end past the crossing.
+fn locate_crossing(
+    g: &mut dyn FnMut(f64) -> f64,
+    (mut a, mut ga): (f64, f64),
+    (mut b, mut gb): (f64, f64),
+    step: f64,
+    t: f64,
+) -> f64 {
+    if gb == 0.0 {
+        // Land exactly on a zero at the end, unless an earlier one exists:
+        // the bracket still holds one sign change of `ga`.
+        gb = -ga.signum() * f64::MIN_POSITIVE;
+    }
+    let tol = 4.0 * f64::EPSILON * (t.abs() + step) / step.max(f64::MIN_POSITIVE);
+    let mut side = 0;
+    for _ in 0..200 {
+        if b - a <= tol {
+            break;
+        }
+        let mut m = (a * gb - b * ga) / (gb - ga);
+        if !(m > a && m < b) {
+            m = 0.5 * (a + b);
+        }
+        let gm = g(m);
+        if gm == 0.0 {
+            return m;
+        }
+        if gm.signum() == ga.signum() {
+            a = m;
+            ga = gm;
+            if side == -1 {
+                gb *= 0.5;
+            }
+            side = -1;
+        } else {
+            b = m;
+            gb = gm;
+            if side == 1 {
+                ga *= 0.5;
+            }
+            side = 1;
+        }
+    }
+    b
 }
 
 /// The save times in integration order: `t0, t0 ± dt, …, t1` for a spacing

@@ -10,4 +10,4 @@ pub(crate) use integrator::{
     AcceptedStep, Checkpoint, StepObserver, integrate, integrate_observed, save_grid,
 };
 pub use options::{ControllerOptions, SaveAt, SolveOptions, Stepping, Tolerance};
-pub use solution::{ReturnCode, Solution, Stats};
+pub use solution::{EventKind, EventRecord, ReturnCode, Solution, Stats};

@@ -19,13 +19,36 @@ pub enum ReturnCode {
     /// An implicit method's nonlinear solve failed at a fixed step size
     /// (adaptive solves retry with a smaller step instead).
     ConvergenceFailure,
+    /// A callback stopped the solve (a successful end).
+    Terminated,
 }
 
 impl ReturnCode {
-    /// True for [`ReturnCode::Success`].
+    /// True for [`ReturnCode::Success`] and [`ReturnCode::Terminated`].
     pub fn is_success(self) -> bool {
-        self == ReturnCode::Success
+        matches!(self, ReturnCode::Success | ReturnCode::Terminated)
     }
+}
+
+/// Which callback fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Continuous condition `i` crossed zero.
+    Condition(usize),
+    /// The discrete callback after a step.
+    AfterStep,
+    /// A preset-time callback.
+    PresetTime,
+}
+
+/// A callback that fired during a solve.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EventRecord<T = f64> {
+    /// When (for a continuous event, the located crossing time; under
+    /// forward mode it carries the event time's derivatives).
+    pub t: T,
+    /// Which callback.
+    pub kind: EventKind,
 }
 
 /// Counts of the work a solve did.
@@ -87,6 +110,8 @@ pub struct Solution<T = f64> {
     pub stats: Stats,
     /// Name of the method that made it.
     pub method: &'static str,
+    /// The callbacks that fired, in order.
+    pub events: Vec<EventRecord<T>>,
     pub(crate) dense: Option<Dense<T>>,
     /// The span actually covered `(t0, t_reached)`.
     pub(crate) reached: (T, T),
@@ -116,6 +141,7 @@ impl<T: Scalar> Solution<T> {
             retcode: ReturnCode::Success,
             stats: Stats::default(),
             method,
+            events: Vec::new(),
             dense: None,
             reached: (t0, t0),
             end: Vec::new(),
