@@ -43,6 +43,7 @@ pub mod plot;
 pub mod prelude;
 pub mod problem;
 pub mod scalar;
+pub mod sde;
 pub mod sensitivity;
 pub mod solve;
 pub mod train;

@@ -4,6 +4,7 @@ pub mod bouncing_ball;
 pub mod lotka_volterra;
 pub mod lotka_volterra_fit;
 pub mod ode_in_mlp;
+pub mod sde_lotka_volterra;
 pub mod spiral;
 
 use std::path::Path;
@@ -34,6 +35,11 @@ pub const ALL: &[Demo] = &[
         name: "ode-in-mlp",
         about: "classify two rings with Dense → NeuralOde → Dense",
         run: ode_in_mlp::run,
+    },
+    Demo {
+        name: "sde-lotka-volterra",
+        about: "train stochastic Lotka–Volterra (noise 0.1·u) so the mean rabbits stay at 1; GIF",
+        run: sde_lotka_volterra::run,
     },
     Demo {
         name: "bouncing-ball",

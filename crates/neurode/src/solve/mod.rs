@@ -2,10 +2,12 @@
 
 mod controller;
 mod dae_init;
+mod fixed_grid;
 mod integrator;
 mod options;
 mod solution;
 
+pub(crate) use fixed_grid::FixedGrid;
 pub(crate) use integrator::{
     AcceptedStep, Checkpoint, StepObserver, integrate, integrate_observed, save_grid,
 };

@@ -1,0 +1,310 @@
+//! Fixed-step SDE methods and the loop that runs them.
+
+use super::brownian::{BrownianPath, NoiseSource};
+use super::problem::{Noise, SdeFunction, SdeProblem};
+use crate::error::Error;
+use crate::scalar::Scalar;
+use crate::solve::{FixedGrid, ReturnCode, Solution, SolveOptions, Stepping};
+
+/// Working vectors of a step, allocated once per solve.
+pub struct Work<T: Scalar> {
+    f: Vec<T>,
+    f2: Vec<T>,
+    g: Vec<T>,
+    g2: Vec<T>,
+    pred: Vec<T>,
+    dw: Vec<T>,
+    u_dual: Vec<T::Dual>,
+    p_dual: Vec<T::Dual>,
+    g_dual: Vec<T::Dual>,
+    drift_evals: usize,
+}
+
+impl<T: Scalar> Work<T> {
+    fn new(n: usize, np: usize, noise: Noise) -> Self {
+        let (m, gl) = (noise.processes(n), noise.diffusion_len(n));
+        let zd = T::dual(T::zero(), T::zero());
+        Self {
+            f: vec![T::zero(); n],
+            f2: vec![T::zero(); n],
+            g: vec![T::zero(); gl],
+            g2: vec![T::zero(); gl],
+            pred: vec![T::zero(); n],
+            dw: vec![T::zero(); m],
+            u_dual: vec![zd; n],
+            p_dual: vec![zd; np],
+            g_dual: vec![zd; gl],
+            drift_evals: 0,
+        }
+    }
+}
+
+/// `out += g dW` for the noise's shape.
+#[inline(always)]
+fn add_noise<T: Scalar>(noise: Noise, g: &[T], dw: &[T], scale: f64, out: &mut [T]) {
+    match noise {
+        Noise::Diagonal => {
+            for ((o, &gi), &w) in out.iter_mut().zip(g).zip(dw) {
+                *o += (gi * w).scaled(scale);
+            }
+        }
+        Noise::Scalar => {
+            for (o, &gi) in out.iter_mut().zip(g) {
+                *o += (gi * dw[0]).scaled(scale);
+            }
+        }
+        Noise::General(m) => {
+            for (o, row) in out.iter_mut().zip(g.chunks_exact(m)) {
+                let s = row
+                    .iter()
+                    .zip(dw)
+                    .fold(T::zero(), |acc, (&gij, &w)| acc + gij * w);
+                *o += s.scaled(scale);
+            }
+        }
+    }
+}
+
+/// A fixed-step method for SDEs.
+pub trait SdeMethod: Copy {
+    /// Its name.
+    const NAME: &'static str;
+    /// Strong order (for documentation and tests).
+    const STRONG_ORDER: f64;
+    /// Whether it handles this shape of noise.
+    fn supports(noise: Noise) -> bool;
+    /// One step of size `h` from `(t, u)` with increments `work.dw`.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn step<F: SdeFunction, T: Scalar>(
+        &self,
+        f: &F,
+        p: &[T],
+        t: T,
+        h: T,
+        u: &[T],
+        u_new: &mut [T],
+        work: &mut Work<T>,
+    );
+}
+
+/// Euler–Maruyama: `u + f h + g ΔW` (Itô; strong order 0.5, weak order 1;
+/// any noise).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EulerMaruyama;
+
+impl SdeMethod for EulerMaruyama {
+    const NAME: &'static str = "EulerMaruyama";
+    const STRONG_ORDER: f64 = 0.5;
+    fn supports(_: Noise) -> bool {
+        true
+    }
+    #[inline]
+    fn step<F: SdeFunction, T: Scalar>(
+        &self,
+        f: &F,
+        p: &[T],
+        t: T,
+        h: T,
+        u: &[T],
+        u_new: &mut [T],
+        w: &mut Work<T>,
+    ) {
+        f.drift(&mut w.f, u, p, t);
+        f.diffusion(&mut w.g, u, p, t);
+        w.drift_evals += 1;
+        for ((o, &ui), &fi) in u_new.iter_mut().zip(u).zip(&w.f) {
+            *o = ui + fi * h;
+        }
+        add_noise(f.noise(), &w.g, &w.dw, 1.0, u_new);
+    }
+}
+
+/// Euler–Heun: the trapezoidal predictor–corrector, which converges to the
+/// Stratonovich solution (strong order 0.5 in general, 1 for commutative
+/// noise; any noise).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EulerHeun;
+
+impl SdeMethod for EulerHeun {
+    const NAME: &'static str = "EulerHeun";
+    const STRONG_ORDER: f64 = 0.5;
+    fn supports(_: Noise) -> bool {
+        true
+    }
+    #[inline]
+    fn step<F: SdeFunction, T: Scalar>(
+        &self,
+        f: &F,
+        p: &[T],
+        t: T,
+        h: T,
+        u: &[T],
+        u_new: &mut [T],
+        w: &mut Work<T>,
+    ) {
+        let noise = f.noise();
+        f.drift(&mut w.f, u, p, t);
+        f.diffusion(&mut w.g, u, p, t);
+        for ((o, &ui), &fi) in w.pred.iter_mut().zip(u).zip(&w.f) {
+            *o = ui + fi * h;
+        }
+        add_noise(noise, &w.g, &w.dw, 1.0, &mut w.pred);
+        f.drift(&mut w.f2, &w.pred, p, t + h);
+        f.diffusion(&mut w.g2, &w.pred, p, t + h);
+        w.drift_evals += 2;
+        for (((o, &ui), &fa), &fb) in u_new.iter_mut().zip(u).zip(&w.f).zip(&w.f2) {
+            *o = ui + (fa + fb).scaled(0.5) * h;
+        }
+        add_noise(noise, &w.g, &w.dw, 0.5, u_new);
+        add_noise(noise, &w.g2, &w.dw, 0.5, u_new);
+    }
+}
+
+/// Milstein (Itô, strong order 1) for diagonal and scalar noise:
+/// `u + f h + g ΔW + ½ (g'g)(ΔW² − h)`, with `g'g` (the diffusion's
+/// derivative along itself) from one dual-number evaluation. For diagonal
+/// noise this is the Milstein scheme when each `g_i` depends on `u_i` only
+/// (otherwise cross terms need Lévy areas).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Milstein;
+
+impl SdeMethod for Milstein {
+    const NAME: &'static str = "Milstein";
+    const STRONG_ORDER: f64 = 1.0;
+    fn supports(noise: Noise) -> bool {
+        matches!(noise, Noise::Diagonal | Noise::Scalar)
+    }
+    #[inline]
+    fn step<F: SdeFunction, T: Scalar>(
+        &self,
+        f: &F,
+        p: &[T],
+        t: T,
+        h: T,
+        u: &[T],
+        u_new: &mut [T],
+        w: &mut Work<T>,
+    ) {
+        let noise = f.noise();
+        f.drift(&mut w.f, u, p, t);
+        f.diffusion(&mut w.g, u, p, t);
+        w.drift_evals += 1;
+        // g'g: the diffusion at u + ε g.
+        for ((d, &ui), &gi) in w.u_dual.iter_mut().zip(u).zip(&w.g) {
+            *d = T::dual(ui, gi);
+        }
+        for (d, &pi) in w.p_dual.iter_mut().zip(p) {
+            *d = T::dual(pi, T::zero());
+        }
+        f.diffusion(&mut w.g_dual, &w.u_dual, &w.p_dual, T::dual(t, T::zero()));
+        for ((o, &ui), &fi) in u_new.iter_mut().zip(u).zip(&w.f) {
+            *o = ui + fi * h;
+        }
+        add_noise(noise, &w.g, &w.dw, 1.0, u_new);
+        for (i, (o, &gd)) in u_new.iter_mut().zip(&w.g_dual).enumerate() {
+            let dgg = T::dual_parts(gd).1;
+            let dwi = match noise {
+                Noise::Scalar => w.dw[0],
+                _ => w.dw[i],
+            };
+            *o += dgg.scaled(0.5) * (dwi * dwi - h);
+        }
+    }
+}
+
+impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
+    /// Solves with the Brownian path drawn from `seed` (fixed steps:
+    /// [`SolveOptions::fixed_dt`]; saves land exactly on `saveat` times).
+    pub fn solve<M: SdeMethod>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        seed: u64,
+    ) -> Result<Solution<T>, Error> {
+        let mut noise = BrownianPath::new(self.f.noise().processes(self.len()), seed);
+        self.solve_with_noise(method, opts, &mut noise)
+    }
+
+    /// Solves with the increments from `noise`.
+    pub fn solve_with_noise<M: SdeMethod, N: NoiseSource>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        noise: &mut N,
+    ) -> Result<Solution<T>, Error> {
+        self.validate()?;
+        let (n, shape) = (self.len(), self.f.noise());
+        if !M::supports(shape) {
+            return Err(Error::Unsupported(format!(
+                "{} with {shape:?} noise (use EulerMaruyama or EulerHeun)",
+                M::NAME
+            )));
+        }
+        if noise.dim() != shape.processes(n) {
+            return Err(Error::WrongLength {
+                what: "noise source",
+                got: noise.dim(),
+                expected: shape.processes(n),
+            });
+        }
+        let (t0, t1) = (self.tspan.0.real(), self.tspan.1.real());
+        opts.validate(n, t0, t1)?;
+        let Stepping::Fixed(dt) = opts.stepping else {
+            return Err(Error::NeedsFixedStep { method: M::NAME });
+        };
+        let mut grid = FixedGrid::new(&opts.saveat, t0, t1, dt);
+        let mut sol = Solution::new(n, M::NAME, self.tspan.0);
+        sol.reserve(grid.save_count(t0));
+        let mut work = Work::<T>::new(n, self.p.len(), shape);
+        let mut dw = vec![0.0; shape.processes(n)];
+        let mut u = self.u0.clone();
+        let mut u_new = self.u0.clone();
+        let mut t = self.tspan.0;
+        if grid.saves_start(t0) {
+            sol.push(t, &u);
+        }
+        let mut steps = 0;
+        let retcode = loop {
+            let Some(step) = grid.next(t.real()) else {
+                break ReturnCode::Success;
+            };
+            if steps >= opts.maxiters {
+                break ReturnCode::MaxIters;
+            }
+            let h = if step.lands {
+                T::cst(step.target) - t
+            } else {
+                T::cst(step.h)
+            };
+            noise.increment(t.real(), h.real(), &mut dw);
+            for (d, &x) in work.dw.iter_mut().zip(&dw) {
+                *d = T::cst(x);
+            }
+            method.step(&self.f, &self.p, t, h, &u, &mut u_new, &mut work);
+            steps += 1;
+            if !u_new.iter().all(|x| x.is_finite()) {
+                break ReturnCode::Unstable;
+            }
+            std::mem::swap(&mut u, &mut u_new);
+            t = if step.lands {
+                T::cst(step.target)
+            } else {
+                t + h
+            };
+            let (save, done) = grid.after(&step);
+            if save {
+                sol.push(t, &u);
+            }
+            if done {
+                break ReturnCode::Success;
+            }
+        };
+        sol.retcode = retcode;
+        sol.stats.accepted = steps;
+        sol.stats.f_evals = work.drift_evals;
+        sol.reached = (self.tspan.0, t);
+        sol.end = u;
+        Ok(sol)
+    }
+}

@@ -1,0 +1,18 @@
+//! Stochastic differential equations `du = f(u, p, t) dt + g(u, p, t) dW`:
+//! problems with diagonal, scalar or general noise, a seeded Brownian path,
+//! fixed-step Euler–Maruyama, Euler–Heun (Stratonovich) and Milstein, and
+//! ensembles of paths with summary statistics.
+//!
+//! Drift and diffusion are written once for every scalar type, so a solve
+//! with a fixed noise path differentiates by forward mode like an ODE solve
+//! (the seed's `diffeq_fd` on an SDE).
+
+mod brownian;
+mod ensemble;
+mod methods;
+mod problem;
+
+pub use brownian::{BrownianGrid, BrownianPath, NoiseSource};
+pub use ensemble::{Ensemble, EnsembleOptions};
+pub use methods::{EulerHeun, EulerMaruyama, Milstein, SdeMethod};
+pub use problem::{Noise, SdeFunction, SdeProblem};

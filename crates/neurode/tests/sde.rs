@@ -1,0 +1,278 @@
+//! SDE solvers: strong and weak orders measured on geometric Brownian
+//! motion against its exact solution, reproducibility, noise shapes,
+//! ensembles against analytic moments, and derivatives with the noise fixed.
+
+use neurode::num_dual::Dual64;
+use neurode::prelude::*;
+use neurode::sde::{
+    BrownianGrid, EnsembleOptions, EulerHeun, EulerMaruyama, Milstein, Noise, SdeFunction,
+    SdeMethod, SdeProblem,
+};
+
+/// `du = μ u dt + σ u dW`.
+#[derive(Clone)]
+struct Gbm;
+impl SdeFunction for Gbm {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        du[0] = p[0] * u[0];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], p: &[T], _t: T) {
+        g[0] = p[1] * u[0];
+    }
+}
+
+const MU: f64 = 1.0;
+const SIGMA: f64 = 0.5;
+
+/// Least-squares slope of log(error) against log(h).
+fn slope(hs: &[f64], errs: &[f64]) -> f64 {
+    let xs: Vec<f64> = hs.iter().map(|h| h.ln()).collect();
+    let ys: Vec<f64> = errs.iter().map(|e| e.ln()).collect();
+    let (mx, my) = (
+        xs.iter().sum::<f64>() / xs.len() as f64,
+        ys.iter().sum::<f64>() / ys.len() as f64,
+    );
+    let num: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let den: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
+    num / den
+}
+
+/// Mean |u_h(1) − exact| over `paths` Brownian paths, for each step size;
+/// `stratonovich` picks which exact solution.
+fn strong_errors<M: SdeMethod>(method: M, stratonovich: bool) -> (Vec<f64>, Vec<f64>) {
+    let prob = SdeProblem::new(Gbm, vec![1.0], (0.0, 1.0), vec![MU, SIGMA]).unwrap();
+    let fine = 1.0 / 2048.0;
+    let hs: Vec<f64> = (3..=7).map(|k| 1.0 / f64::from(1 << k)).collect();
+    let mut errs = vec![0.0; hs.len()];
+    let paths = 400;
+    for path in 0..paths {
+        let grid = BrownianGrid::new(1, 0.0, fine, 2048, 1000 + path);
+        let mut w = [0.0];
+        grid.w_at(1.0, &mut w);
+        let drift = if stratonovich {
+            MU
+        } else {
+            MU - 0.5 * SIGMA * SIGMA
+        };
+        let exact = (drift + SIGMA * w[0]).exp();
+        for (e, &h) in errs.iter_mut().zip(&hs) {
+            let opts = SolveOptions::default().fixed_dt(h).saveat(vec![1.0]);
+            let sol = prob
+                .solve_with_noise(method, &opts, &mut grid.clone())
+                .unwrap();
+            *e += (sol.u_end()[0] - exact).abs() / paths as f64;
+        }
+    }
+    (hs, errs)
+}
+
+#[test]
+fn strong_orders_match_theory_on_geometric_brownian_motion() {
+    let (hs, em) = strong_errors(EulerMaruyama, false);
+    let (_, mil) = strong_errors(Milstein, false);
+    let (_, heun) = strong_errors(EulerHeun, true);
+    let (p_em, p_mil, p_heun) = (slope(&hs, &em), slope(&hs, &mil), slope(&hs, &heun));
+    eprintln!(
+        "strong orders: EM {p_em:.3}, Milstein {p_mil:.3}, EulerHeun (Stratonovich) {p_heun:.3}"
+    );
+    assert!((p_em - 0.5).abs() < 0.2, "EM {p_em} {em:?}");
+    assert!((p_mil - 1.0).abs() < 0.2, "Milstein {p_mil} {mil:?}");
+    // Scalar (commutative) noise: Heun reaches order 1 for Stratonovich.
+    assert!((p_heun - 1.0).abs() < 0.2, "EulerHeun {p_heun} {heun:?}");
+    assert!(mil[4] < em[4]);
+}
+
+#[test]
+fn euler_maruyama_has_weak_order_one() {
+    // E u(1) = e^μ exactly, so E[u_h(1)] − e^μ = E[u_h(1) − u(1)] with the
+    // exact solution on the same path as a control variate: the Monte-Carlo
+    // error (~1e-3) stays well below the weak errors (0.13 .. 0.017).
+    let prob = SdeProblem::new(Gbm, vec![1.0], (0.0, 1.0), vec![MU, SIGMA]).unwrap();
+    let hs = [0.1, 0.05, 0.025, 0.0125];
+    let paths = 4000;
+    let mut bias = [0.0; 4];
+    for path in 0..paths {
+        let grid = BrownianGrid::new(1, 0.0, 0.0125, 80, 50_000 + path);
+        let mut w = [0.0];
+        grid.w_at(1.0, &mut w);
+        let exact = (MU - 0.5 * SIGMA * SIGMA + SIGMA * w[0]).exp();
+        for (b, &h) in bias.iter_mut().zip(&hs) {
+            let opts = SolveOptions::default().fixed_dt(h).saveat(vec![1.0]);
+            let sol = prob
+                .solve_with_noise(EulerMaruyama, &opts, &mut grid.clone())
+                .unwrap();
+            *b += (sol.u_end()[0] - exact) / paths as f64;
+        }
+    }
+    let errs: Vec<f64> = bias.iter().map(|b| b.abs()).collect();
+    // EM's mean for GBM is exactly (1 + μh)^(1/h).
+    for (&e, &h) in errs.iter().zip(&hs) {
+        let theory = MU.exp() - (1.0 + MU * h).powf(1.0 / h);
+        assert!(
+            (e - theory).abs() < 0.2 * theory,
+            "h = {h}: {e} vs {theory}"
+        );
+    }
+    let p = slope(&hs, &errs);
+    eprintln!("EM weak order {p:.3}: {errs:?}");
+    assert!((p - 1.0).abs() < 0.2, "{p} {errs:?}");
+}
+
+#[test]
+fn an_ensemble_reproduces_the_analytic_moments() {
+    let prob = SdeProblem::new(Gbm, vec![1.0], (0.0, 1.0), vec![MU, SIGMA]).unwrap();
+    let opts = SolveOptions::default().fixed_dt(1e-3).saveat_step(0.5);
+    let ens = prob
+        .ensemble(
+            Milstein,
+            &opts,
+            EnsembleOptions {
+                trajectories: 4000,
+                seed: 11,
+            },
+        )
+        .unwrap();
+    assert_eq!(ens.t, vec![0.0, 0.5, 1.0]);
+    assert_eq!((ens.paths(), ens.failed), (4000, 0));
+    let (mean, std) = (ens.mean()[2][0], ens.std()[2][0]);
+    let exact_mean = MU.exp();
+    let exact_var = (2.0 * MU).exp() * ((SIGMA * SIGMA).exp() - 1.0);
+    let se = exact_var.sqrt() / (4000.0_f64).sqrt();
+    assert!(
+        (mean - exact_mean).abs() < 4.0 * se,
+        "{mean} vs {exact_mean} ± {se}"
+    );
+    assert!(
+        (std * std / exact_var - 1.0).abs() < 0.1,
+        "{} vs {exact_var}",
+        std * std
+    );
+    // The median of a lognormal: e^{(μ − σ²/2)}.
+    let median = ens.quantile(0.5)[2][0];
+    assert!(
+        (median / (MU - 0.5 * SIGMA * SIGMA).exp() - 1.0).abs() < 0.05,
+        "{median}"
+    );
+    assert!(ens.quantile(0.05)[2][0] < median && median < ens.quantile(0.95)[2][0]);
+}
+
+#[test]
+fn a_seed_fixes_the_path_bit_for_bit() {
+    let prob = SdeProblem::new(Gbm, vec![1.0], (0.0, 2.0), vec![MU, SIGMA]).unwrap();
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat_step(0.1);
+    let a = prob.solve(EulerMaruyama, &opts, 42).unwrap();
+    let b = prob.solve(EulerMaruyama, &opts, 42).unwrap();
+    let c = prob.solve(EulerMaruyama, &opts, 43).unwrap();
+    assert_eq!(a.u_flat(), b.u_flat());
+    assert_ne!(a.u_flat(), c.u_flat());
+    assert_eq!(a.t.len(), 21);
+    assert_eq!(a.stats.accepted, 200);
+}
+
+/// Two states driven by one Wiener process, written two ways.
+#[derive(Clone)]
+struct Pair(Noise);
+impl SdeFunction for Pair {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], _p: &[T], _t: T) {
+        du[0] = -u[1];
+        du[1] = u[0];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], _p: &[T], _t: T) {
+        g[0] = u[0].scaled(0.3);
+        g[1] = T::cst(0.2);
+    }
+    fn noise(&self) -> Noise {
+        self.0
+    }
+}
+
+#[test]
+fn scalar_noise_equals_general_noise_with_one_column() {
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat_step(0.5);
+    let solve = |noise| {
+        SdeProblem::new(Pair(noise), vec![1.0, 0.0], (0.0, 2.0), vec![])
+            .unwrap()
+            .solve(EulerHeun, &opts, 3)
+            .unwrap()
+    };
+    let (a, b) = (solve(Noise::Scalar), solve(Noise::General(1)));
+    assert_eq!(a.u_flat(), b.u_flat());
+    // Diagonal noise draws two processes: a different path.
+    assert_ne!(a.u_flat(), solve(Noise::Diagonal).u_flat());
+}
+
+#[test]
+fn bad_inputs_are_typed_errors() {
+    let prob = SdeProblem::new(Gbm, vec![1.0], (0.0, 1.0), vec![MU, SIGMA]).unwrap();
+    let adaptive = SolveOptions::default();
+    assert!(matches!(
+        prob.solve(EulerMaruyama, &adaptive, 1),
+        Err(Error::NeedsFixedStep { .. })
+    ));
+    let general =
+        SdeProblem::new(Pair(Noise::General(2)), vec![1.0, 0.0], (0.0, 1.0), vec![]).unwrap();
+    let fixed = SolveOptions::default().fixed_dt(0.1);
+    assert!(matches!(
+        general.solve(Milstein, &fixed, 1),
+        Err(Error::Unsupported(_))
+    ));
+    assert!(SdeProblem::new(Gbm, vec![f64::NAN], (0.0, 1.0), vec![MU, SIGMA]).is_err());
+    assert!(SdeProblem::new(Gbm, vec![1.0], (1.0, 1.0), vec![MU, SIGMA]).is_err());
+    let wrong = BrownianGrid::new(3, 0.0, 0.1, 10, 1);
+    assert!(matches!(
+        prob.solve_with_noise(EulerMaruyama, &fixed, &mut wrong.clone()),
+        Err(Error::WrongLength { .. })
+    ));
+}
+
+/// The seed's stochastic Lotka–Volterra: the LV drift, noise 0.1·u.
+#[derive(Clone)]
+struct NoisyLv;
+impl SdeFunction for NoisyLv {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        du[0] = p[0] * u[0] - p[1] * u[0] * u[1];
+        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], _p: &[T], _t: T) {
+        g[0] = u[0].scaled(0.1);
+        g[1] = u[1].scaled(0.1);
+    }
+}
+
+#[test]
+fn forward_mode_with_the_noise_fixed_matches_finite_differences() {
+    let p = [1.5, 1.0, 3.0, 1.0];
+    let opts = SolveOptions::default().fixed_dt(1e-3).saveat(vec![2.0]);
+    let x_end = |p: &[f64]| {
+        SdeProblem::new(NoisyLv, vec![1.0, 1.0], (0.0, 2.0), p.to_vec())
+            .unwrap()
+            .solve(Milstein, &opts, 8)
+            .unwrap()
+            .u_end()[0]
+    };
+    for j in 0..4 {
+        let pd: Vec<Dual64> = (0..4)
+            .map(|k| Dual64::new(p[k], if k == j { 1.0 } else { 0.0 }))
+            .collect();
+        let dual = SdeProblem::new(
+            NoisyLv,
+            vec![Dual64::from_re(1.0), Dual64::from_re(1.0)],
+            (Dual64::from_re(0.0), Dual64::from_re(2.0)),
+            pd,
+        )
+        .unwrap()
+        .solve(Milstein, &opts, 8)
+        .unwrap();
+        let d = dual.u_end()[0].eps;
+        assert_eq!(dual.u_end()[0].re, x_end(&p), "same path, same value");
+        let h = 1e-6;
+        let (mut up, mut down) = (p, p);
+        up[j] += h;
+        down[j] -= h;
+        let fd = (x_end(&up) - x_end(&down)) / (2.0 * h);
+        assert!(
+            (d - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "p[{j}]: {d} vs {fd}"
+        );
+    }
+}
