@@ -46,6 +46,7 @@ pub mod scalar;
 pub mod sde;
 pub mod sensitivity;
 pub mod solve;
+pub mod symplectic;
 pub mod train;
 
 pub use error::Error;
