@@ -30,6 +30,7 @@
 //! [`solve`] (the shared integrator loop, options, solutions), [`scalar`]
 //! (the number type), and, with the `plot` feature, `plot` (PNG figures).
 
+pub mod dde;
 pub mod dim;
 pub mod error;
 mod fastmath;

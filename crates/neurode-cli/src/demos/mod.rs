@@ -1,6 +1,7 @@
 //! The demos `neurode demo <name>` runs, each a function writing into a folder.
 
 pub mod bouncing_ball;
+pub mod dde_lotka_volterra;
 pub mod lotka_volterra;
 pub mod lotka_volterra_fit;
 pub mod ode_in_mlp;
@@ -35,6 +36,11 @@ pub const ALL: &[Demo] = &[
         name: "ode-in-mlp",
         about: "classify two rings with Dense → NeuralOde → Dense",
         run: ode_in_mlp::run,
+    },
+    Demo {
+        name: "dde-lotka-volterra",
+        about: "train delayed Lotka–Volterra (lag 0.1) so the rabbits stay at 1; GIF",
+        run: dde_lotka_volterra::run,
     },
     Demo {
         name: "sde-lotka-volterra",

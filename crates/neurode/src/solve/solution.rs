@@ -194,6 +194,14 @@ impl<T: Scalar> Solution<T> {
     pub fn component(&self, j: usize) -> Vec<T> {
         self.u.iter().skip(j).step_by(self.n).copied().collect()
     }
+    /// The size of the last step taken (from the dense output).
+    pub(crate) fn last_step(&self) -> Option<f64> {
+        self.dense
+            .as_ref()
+            .and_then(|d| d.sizes.last())
+            .map(|h| h.real().abs())
+    }
+
     /// The span the solve covered: `(t0, t_end)`, where `t_end` is short of
     /// the requested end if the solve stopped early.
     pub fn span(&self) -> (T, T) {

@@ -1,0 +1,364 @@
+//! Delay differential equations `u'(t) = f(u(t), h, p, t)`, where `h` reads
+//! the solution at earlier times (and the history before `t0`), solved by
+//! the method of steps: the span is cut at the propagated discontinuities
+//! `t0 + k·τ` of the constant lags, and each piece is an ODE solve whose
+//! delayed terms read the pieces before it through their dense output.
+//! Every explicit Runge–Kutta method of the suite can be used; each piece
+//! starts afresh at its breakpoint, so the low-order derivative jumps the
+//! history causes there never fall inside a step.
+
+use std::any::Any;
+
+use num_dual::DualSVec64;
+
+use crate::error::{Error, check_finite};
+use crate::methods::OdeMethod;
+use crate::methods::explicit::ErkMethod;
+use crate::problem::{OdeFunction, OdeProblem};
+use crate::scalar::Scalar;
+use crate::sensitivity::Loss;
+use crate::solve::{ReturnCode, SaveAt, Solution, SolveOptions, Stepping, save_grid};
+
+/// The solution at earlier times, as a delayed right-hand side reads it.
+pub trait History<T> {
+    /// `u(t)` into `out`: the history function before `t0`, the solution
+    /// computed so far after it.
+    fn at(&self, t: T, out: &mut [T]);
+}
+
+/// A delay equation, written once for every scalar type.
+///
+/// ```
+/// use neurode::prelude::*;
+/// use neurode::dde::{DdeFunction, DdeProblem, History, MethodOfSteps};
+///
+/// /// `u'(t) = −u(t − 1)`, `u = 1` before 0.
+/// #[derive(Clone)]
+/// struct Lagged;
+/// impl DdeFunction for Lagged {
+///     fn rhs<T: Scalar>(&self, du: &mut [T], _u: &[T], h: &dyn History<T>, _p: &[T], t: T) {
+///         let mut past = [T::zero()];
+///         h.at(t - T::one(), &mut past);
+///         du[0] = -past[0];
+///     }
+///     fn history<T: Scalar>(&self, out: &mut [T], _p: &[T], _t: T) {
+///         out[0] = T::one();
+///     }
+/// }
+/// let prob = DdeProblem::new(Lagged, vec![1.0], (0.0, 2.0), vec![], vec![1.0]).unwrap();
+/// let sol = prob
+///     .solve(MethodOfSteps(Tsit5), &SolveOptions::default().tolerances(1e-10, 1e-10).saveat(vec![2.0]))
+///     .unwrap();
+/// // On [1, 2]: u = 1 − t + (t − 1)²/2.
+/// assert!((sol.u_end()[0] - (-0.5)).abs() < 1e-9);
+/// ```
+pub trait DdeFunction {
+    /// `u'(t)` into `du`, reading delayed states through `h`.
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], h: &dyn History<T>, p: &[T], t: T);
+    /// The history `u(t)` for `t ≤ t0`.
+    fn history<T: Scalar>(&self, out: &mut [T], p: &[T], t: T);
+    /// The number of states, when fixed.
+    fn num_states(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// A delay initial-value problem: right-hand side, `u(t0)`, span, parameters
+/// and the constant lags (which place the breakpoints).
+#[derive(Clone, Debug)]
+pub struct DdeProblem<F, T = f64> {
+    f: F,
+    u0: Vec<T>,
+    tspan: (T, T),
+    p: Vec<T>,
+    lags: Vec<f64>,
+}
+
+/// The method of steps around an explicit Runge–Kutta method.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MethodOfSteps<M>(pub M);
+
+impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
+    /// Builds a problem; `lags` are the constant delays (positive, finite;
+    /// at least one), for forward integration.
+    pub fn new(
+        f: F,
+        u0: impl Into<Vec<T>>,
+        tspan: (T, T),
+        p: impl Into<Vec<T>>,
+        lags: impl Into<Vec<f64>>,
+    ) -> Result<Self, Error> {
+        let prob = Self {
+            f,
+            u0: u0.into(),
+            tspan,
+            p: p.into(),
+            lags: lags.into(),
+        };
+        if prob.u0.is_empty() {
+            return Err(Error::EmptyState);
+        }
+        if let Some(n) = prob.f.num_states() {
+            crate::error::check_len("u0", &prob.u0, n)?;
+        }
+        check_finite("u0", &prob.u0)?;
+        check_finite("p", &prob.p)?;
+        check_finite("tspan", &[prob.tspan.0, prob.tspan.1])?;
+        if prob.tspan.1.real() <= prob.tspan.0.real() {
+            return Err(Error::Unsupported(
+                "a delay problem integrates forwards: tspan.1 must exceed tspan.0".into(),
+            ));
+        }
+        if prob.lags.is_empty() || prob.lags.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
+            return Err(Error::Unsupported(format!(
+                "constant lags must be positive and finite, got {:?}",
+                prob.lags
+            )));
+        }
+        Ok(prob)
+    }
+
+    /// The parameters.
+    pub fn p(&self) -> &[T] {
+        &self.p
+    }
+
+    /// The breakpoints in `(t0, t1)`: `t0 + Σ k_i τ_i` up to the order at
+    /// which the solution is smooth enough for the method (`order + 1`
+    /// lags deep), then the pieces are at most the smallest lag long.
+    fn breakpoints(&self, order: usize) -> Vec<f64> {
+        let (t0, t1) = (self.tspan.0.real(), self.tspan.1.real());
+        let mut points = vec![t0];
+        let mut frontier = vec![t0];
+        for _ in 0..=order {
+            let mut next = Vec::new();
+            for &a in &frontier {
+                for &l in &self.lags {
+                    let b = a + l;
+                    if b < t1
+                        && !points
+                            .iter()
+                            .any(|&q| (q - b).abs() <= 1e-12 * b.abs().max(1.0))
+                    {
+                        next.push(b);
+                        points.push(b);
+                    }
+                }
+            }
+            frontier = next;
+        }
+        // Beyond the tracked ones, pieces no longer than the smallest lag.
+        let min_lag = self.lags.iter().copied().fold(f64::INFINITY, f64::min);
+        points.sort_by(f64::total_cmp);
+        let mut all = Vec::new();
+        for w in points
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+            .chain(std::iter::once((*points.last().unwrap_or(&t0), t1)))
+        {
+            let (a, b) = w;
+            all.push(a);
+            let pieces = ((b - a) / min_lag).ceil().max(1.0) as usize;
+            for k in 1..pieces {
+                all.push(a + (b - a) * k as f64 / pieces as f64);
+            }
+        }
+        all.push(t1);
+        all.dedup();
+        all
+    }
+
+    /// Solves by the method of steps. Saves follow `opts.saveat` (steps or
+    /// a grid; every piece's steps for `EveryStep`).
+    pub fn solve<M>(
+        &self,
+        method: MethodOfSteps<M>,
+        opts: &SolveOptions,
+    ) -> Result<Solution<T>, Error>
+    where
+        M: ErkMethod + OdeMethod,
+        F: Clone,
+    {
+        let inner = method.0;
+        let n = self.u0.len();
+        let (t0, t1) = (self.tspan.0.real(), self.tspan.1.real());
+        opts.validate(n, t0, t1)?;
+        let breaks = self.breakpoints(inner.info().order as usize);
+        let saves = save_grid(&opts.saveat, t0, t1, 1.0);
+        let every = matches!(opts.saveat, SaveAt::EveryStep);
+        let mut pieces: Pieces<T> = Pieces(Vec::new());
+        let mut out = Solution::new(n, inner.info().name, self.tspan.0);
+        let mut u = self.u0.clone();
+        let mut dt0 = None;
+        let mut retcode = ReturnCode::Success;
+        for (k, w) in breaks.windows(2).enumerate() {
+            let (a, b) = (w[0], w[1]);
+            let ta = if k == 0 { self.tspan.0 } else { T::cst(a) };
+            let tb = if b == t1 { self.tspan.1 } else { T::cst(b) };
+            let rhs = PieceRhs {
+                f: self.f.clone(),
+                history: &pieces as &dyn Any,
+                _t: std::marker::PhantomData::<T>,
+            };
+            let piece = OdeProblem::new(rhs, u.clone(), (ta, tb), self.p.clone())?;
+            let mut o = opts.clone().dense(true);
+            if !every {
+                let inside: Vec<f64> = saves
+                    .iter()
+                    .copied()
+                    .filter(|&s| (s > a || (k == 0 && s == a)) && s <= b)
+                    .collect();
+                o = o.saveat(inside);
+            }
+            // An adaptive piece starts from the step the last one ended with.
+            if let (Some(dt), Stepping::Adaptive { .. }) = (dt0, &opts.stepping) {
+                o = o.dt0(dt);
+            }
+            let sol = piece.solve(inner, &o)?;
+            out.stats.f_evals += sol.stats.f_evals;
+            out.stats.accepted += sol.stats.accepted;
+            out.stats.rejected += sol.stats.rejected;
+            for (i, (t, x)) in sol.iter().enumerate() {
+                // A piece's first point repeats the previous piece's last.
+                if every && k > 0 && i == 0 {
+                    continue;
+                }
+                out.push(t, x);
+            }
+            if !sol.is_success() {
+                retcode = sol.retcode;
+                u = sol.u_end().to_vec();
+                out.reached = (self.tspan.0, sol.span().1);
+                break;
+            }
+            u = sol.u_end().to_vec();
+            dt0 = sol.last_step().map(|h| h.min(b - a).max(f64::EPSILON));
+            out.reached = (self.tspan.0, tb);
+            pieces.0.push(sol);
+        }
+        out.retcode = retcode;
+        out.end = u;
+        Ok(out)
+    }
+}
+
+impl<F: DdeFunction + Clone> DdeProblem<F, f64> {
+    /// `loss` of the solve and its gradient with respect to `p`, by forward
+    /// mode through the method of steps (dual numbers, four directions per
+    /// solve), the delayed terms and breakpoints included.
+    pub fn loss_and_gradient<M, L>(
+        &self,
+        method: MethodOfSteps<M>,
+        opts: &SolveOptions,
+        loss: &L,
+    ) -> Result<(f64, Vec<f64>), Error>
+    where
+        M: ErkMethod + OdeMethod,
+        L: Loss,
+    {
+        let np = self.p.len();
+        let n = self.u0.len();
+        let mut grad = vec![0.0; np];
+        let mut value = None;
+        for start in (0..np.max(1)).step_by(4) {
+            let lift = |x: f64| DualSVec64::<4>::from_re(x);
+            let p: Vec<DualSVec64<4>> = self
+                .p
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    if i >= start && i < start + 4 {
+                        lift(x).derivative(i - start)
+                    } else {
+                        lift(x)
+                    }
+                })
+                .collect();
+            let dual = DdeProblem {
+                f: self.f.clone(),
+                u0: self.u0.iter().map(|&x| lift(x)).collect(),
+                tspan: (lift(self.tspan.0), lift(self.tspan.1)),
+                p,
+                lags: self.lags.clone(),
+            };
+            let sol = dual.solve(method, opts)?;
+            if !sol.is_success() {
+                return Err(Error::SolveFailed {
+                    stage: "forward",
+                    method: sol.method,
+                    retcode: sol.retcode,
+                    t: sol.span().1.re,
+                });
+            }
+            loss.check(sol.len(), n)?;
+            let t: Vec<f64> = sol.t.iter().map(|t| t.re).collect();
+            let l = loss.value(&t, sol.u_flat(), n);
+            value = Some(l.re);
+            for lane in 0..4 {
+                if let (Some(g), Some(e)) = (grad.get_mut(start + lane), l.eps.0.as_ref()) {
+                    *g = e[lane];
+                }
+            }
+        }
+        Ok((value.unwrap_or(f64::NAN), grad))
+    }
+}
+
+/// The solved pieces, in order, each with its dense output.
+struct Pieces<T>(Vec<Solution<T>>);
+
+/// The history as a piece's right-hand side reads it: before `t0` the
+/// user's history function, then the pieces solved so far.
+struct HistoryView<'a, F, T> {
+    f: &'a F,
+    p: &'a [T],
+    pieces: &'a Pieces<T>,
+}
+
+impl<F: DdeFunction, T: Scalar> History<T> for HistoryView<'_, F, T> {
+    fn at(&self, t: T, out: &mut [T]) {
+        let first = self.pieces.0.first();
+        if first.is_none_or(|s| t.real() <= s.span().0.real()) {
+            return self.f.history(out, self.p, t);
+        }
+        let pieces = &self.pieces.0;
+        // The last piece that starts before t (pieces are in time order).
+        let idx = pieces
+            .partition_point(|s| s.span().0.real() < t.real())
+            .saturating_sub(1);
+        let piece = &pieces[idx];
+        let end = piece.span().1;
+        let t = if t.real() > end.real() { end } else { t };
+        if piece.u_at_into(t, out).is_err() {
+            out.fill(T::cst(f64::NAN));
+        }
+    }
+}
+
+/// One piece as an ODE: the delay equation with its history bound.
+struct PieceRhs<'a, F, T> {
+    f: F,
+    history: &'a dyn Any,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<F: DdeFunction, T0: Scalar> OdeFunction for PieceRhs<'_, F, T0> {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        // Explicit methods call this in the problem's own scalar type, the
+        // type the pieces are stored in.
+        match self.history.downcast_ref::<Pieces<T>>() {
+            Some(pieces) => {
+                let h = HistoryView {
+                    f: &self.f,
+                    p,
+                    pieces,
+                };
+                self.f.rhs(du, u, &h, p, t);
+            }
+            None => du.fill(T::cst(f64::NAN)),
+        }
+    }
+    fn num_states(&self) -> Option<usize> {
+        self.f.num_states()
+    }
+}

@@ -1,0 +1,175 @@
+//! Delay equations: `u'(t) = −u(t − 1)` against its piecewise-polynomial
+//! solution, two lags solved by two methods, and forward-mode gradients of
+//! the seed's delayed Lotka–Volterra against finite differences.
+
+use neurode::dde::{DdeFunction, DdeProblem, History, MethodOfSteps};
+use neurode::prelude::*;
+
+#[derive(Clone)]
+struct Lagged;
+impl DdeFunction for Lagged {
+    fn rhs<T: Scalar>(&self, du: &mut [T], _u: &[T], h: &dyn History<T>, _p: &[T], t: T) {
+        let mut past = [T::zero()];
+        h.at(t - T::one(), &mut past);
+        du[0] = -past[0];
+    }
+    fn history<T: Scalar>(&self, out: &mut [T], _p: &[T], _t: T) {
+        out[0] = T::one();
+    }
+}
+
+/// `u(t) = Σ_k (−1)^k (t − k + 1)^k / k!` over the `k` with `t ≥ k − 1`.
+fn exact(t: f64) -> f64 {
+    let mut sum = 0.0;
+    let mut fact = 1.0;
+    for k in 0..=((t.floor() as usize) + 1) {
+        if k > 0 {
+            fact *= k as f64;
+        }
+        let s = t - k as f64 + 1.0;
+        if s >= 0.0 {
+            sum += (-1.0_f64).powi(k as i32) * s.powi(k as i32) / fact;
+        }
+    }
+    sum
+}
+
+#[test]
+fn a_constant_lag_matches_the_piecewise_polynomial_solution() {
+    let prob = DdeProblem::new(Lagged, vec![1.0], (0.0, 5.0), vec![], vec![1.0]).unwrap();
+    let opts = SolveOptions::default()
+        .tolerances(1e-10, 1e-10)
+        .saveat_step(0.05);
+    fn check<M: ErkMethod + OdeMethod>(m: M, prob: &DdeProblem<Lagged>, opts: &SolveOptions) {
+        let sol = prob.solve(MethodOfSteps(m), opts).unwrap();
+        assert_eq!(sol.retcode, ReturnCode::Success);
+        assert_eq!(sol.len(), 101);
+        let mut worst: f64 = 0.0;
+        for (t, u) in sol.iter() {
+            worst = worst.max((u[0] - exact(t)).abs());
+        }
+        // Across the breakpoints too.
+        for t in [1.0, 2.0, 3.0] {
+            let i = sol.t.iter().position(|&s| (s - t).abs() < 1e-12).unwrap();
+            assert!(
+                (sol.u(i)[0] - exact(t)).abs() < 1e-8,
+                "{}: t = {t}",
+                sol.method
+            );
+        }
+        eprintln!(
+            "{}: max error {worst:e} over [0, 5], {} f-evals",
+            sol.method, sol.stats.f_evals
+        );
+        assert!(worst < 1e-8, "{}: {worst:e}", sol.method);
+    }
+    check(Tsit5, &prob, &opts);
+    check(Vern7, &prob, &opts);
+    check(Dp5, &prob, &opts);
+}
+
+#[derive(Clone)]
+struct TwoLags;
+impl DdeFunction for TwoLags {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], h: &dyn History<T>, p: &[T], t: T) {
+        let (mut a, mut b) = ([T::zero()], [T::zero()]);
+        h.at(t - T::cst(1.0), &mut a);
+        h.at(t - T::cst(0.3), &mut b);
+        du[0] = -p[0] * a[0] + p[1] * b[0] - u[0].scaled(0.1);
+    }
+    fn history<T: Scalar>(&self, out: &mut [T], _p: &[T], t: T) {
+        out[0] = T::one() + t.scaled(0.5);
+    }
+}
+
+#[test]
+fn two_lags_agree_across_methods() {
+    let prob = DdeProblem::new(
+        TwoLags,
+        vec![1.0],
+        (0.0, 4.0),
+        vec![1.0, 0.4],
+        vec![1.0, 0.3],
+    )
+    .unwrap();
+    let opts = SolveOptions::default()
+        .tolerances(1e-11, 1e-11)
+        .saveat_step(0.25);
+    let a = prob.solve(MethodOfSteps(Tsit5), &opts).unwrap();
+    let b = prob.solve(MethodOfSteps(Vern7), &opts).unwrap();
+    for ((_, x), (_, y)) in a.iter().zip(b.iter()) {
+        assert!((x[0] - y[0]).abs() < 1e-8, "{} vs {}", x[0], y[0]);
+    }
+}
+
+/// The seed's delayed Lotka–Volterra: the rabbits' growth reads x(t − 0.1).
+#[derive(Clone)]
+struct DelayedLv;
+impl DdeFunction for DelayedLv {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], h: &dyn History<T>, p: &[T], t: T) {
+        let mut past = [T::zero(); 2];
+        h.at(t - T::cst(0.1), &mut past);
+        du[0] = (p[0] - p[1] * u[1]) * past[0];
+        du[1] = (p[2] * u[0] - p[3]) * u[1];
+    }
+    fn history<T: Scalar>(&self, out: &mut [T], _p: &[T], _t: T) {
+        out.fill(T::one());
+    }
+}
+
+#[test]
+fn forward_mode_through_the_method_of_steps_matches_finite_differences() {
+    let p = vec![2.2, 1.0, 2.0, 0.4];
+    // Fixed steps (a divisor of the lag): finite differences then see the
+    // same discretisation, so they check the derivative of the computed
+    // solution to their own truncation error.
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat_step(0.1);
+    let loss = SumOfSquares::towards_constant(0, 1.0);
+    let make = |p: Vec<f64>| {
+        DdeProblem::new(DelayedLv, vec![1.0, 1.0], (0.0, 10.0), p, vec![0.1]).unwrap()
+    };
+    let (l, g) = make(p.clone())
+        .loss_and_gradient(MethodOfSteps(Tsit5), &opts, &loss)
+        .unwrap();
+    let value = |p: Vec<f64>| {
+        let sol = make(p).solve(MethodOfSteps(Tsit5), &opts).unwrap();
+        loss.value(&sol.t, sol.u_flat(), 2)
+    };
+    assert!((l - value(p.clone())).abs() < 1e-10 * l);
+    for j in 0..4 {
+        let h = 1e-6;
+        let (mut up, mut down) = (p.clone(), p.clone());
+        up[j] += h;
+        down[j] -= h;
+        let fd = (value(up) - value(down)) / (2.0 * h);
+        assert!(
+            (g[j] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "p[{j}]: {} vs {fd}",
+            g[j]
+        );
+    }
+    // At a tight adaptive tolerance, the same gradient to 1e-4.
+    let tight = SolveOptions::default()
+        .tolerances(1e-12, 1e-12)
+        .saveat_step(0.1);
+    let (_, g_tight) = make(p.clone())
+        .loss_and_gradient(MethodOfSteps(Vern7), &tight, &loss)
+        .unwrap();
+    for j in 0..4 {
+        assert!(
+            (g[j] - g_tight[j]).abs() < 1e-4 * g_tight[j].abs().max(1.0),
+            "p[{j}]: {} vs {}",
+            g[j],
+            g_tight[j]
+        );
+    }
+}
+
+#[test]
+fn bad_lags_and_spans_are_typed_errors() {
+    assert!(DdeProblem::new(Lagged, vec![1.0], (0.0, 1.0), vec![], vec![]).is_err());
+    assert!(DdeProblem::new(Lagged, vec![1.0], (0.0, 1.0), vec![], vec![-1.0]).is_err());
+    assert!(DdeProblem::new(Lagged, vec![1.0], (0.0, 1.0), vec![], vec![f64::NAN]).is_err());
+    assert!(DdeProblem::new(Lagged, vec![1.0], (1.0, 0.0), vec![], vec![1.0]).is_err());
+    assert!(DdeProblem::new(Lagged, vec![f64::INFINITY], (0.0, 1.0), vec![], vec![1.0]).is_err());
+}
