@@ -34,6 +34,7 @@ pub mod dde;
 pub mod dim;
 pub mod error;
 mod fastmath;
+pub mod jumps;
 pub mod linalg;
 pub mod methods;
 pub mod nn;

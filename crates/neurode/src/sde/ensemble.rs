@@ -71,6 +71,26 @@ impl Ensemble {
         })
     }
 
+    /// The ensemble of the paths that succeeded (`None` marks a failure).
+    pub(crate) fn gather(t: Vec<f64>, n: usize, results: Vec<Option<Vec<f64>>>) -> Self {
+        let per_path = t.len() * n;
+        let mut data = Vec::with_capacity(results.len() * per_path);
+        let mut failed = 0;
+        for r in results {
+            match r {
+                Some(v) => data.extend_from_slice(&v),
+                None => failed += 1,
+            }
+        }
+        Self {
+            paths: data.len() / per_path.max(1),
+            t,
+            n,
+            data,
+            failed,
+        }
+    }
+
     fn map_values(&self, stat: impl Fn(&[f64]) -> f64) -> Vec<Vec<f64>> {
         if self.paths == 0 {
             return vec![vec![f64::NAN; self.n]; self.t.len()];
@@ -96,32 +116,27 @@ impl<F: SdeFunction + Sync> SdeProblem<F, f64> {
         let first = one(0)?;
         let t = first.t.clone();
         let n = self.len();
-        let per_path = t.len() * n;
         let run = |i: usize| -> Option<Vec<f64>> {
             let sol = if i == 0 { first.clone() } else { one(i).ok()? };
             (sol.is_success() && sol.t.len() == t.len()).then(|| sol.u_flat().to_vec())
         };
-        #[cfg(feature = "parallel")]
-        let results: Vec<Option<Vec<f64>>> = {
-            use rayon::prelude::*;
-            (0..eopts.trajectories).into_par_iter().map(run).collect()
-        };
-        #[cfg(not(feature = "parallel"))]
-        let results: Vec<Option<Vec<f64>>> = (0..eopts.trajectories).map(run).collect();
-        let mut data = Vec::with_capacity(eopts.trajectories * per_path);
-        let mut failed = 0;
-        for r in results {
-            match r {
-                Some(v) => data.extend_from_slice(&v),
-                None => failed += 1,
-            }
-        }
-        Ok(Ensemble {
-            paths: data.len() / per_path.max(1),
-            t,
-            n,
-            data,
-            failed,
-        })
+        let results = run_paths(eopts.trajectories, run);
+        Ok(Ensemble::gather(t, n, results))
+    }
+}
+
+/// `run(i)` for every path, on all cores with the `parallel` feature.
+pub(crate) fn run_paths(
+    trajectories: usize,
+    run: impl Fn(usize) -> Option<Vec<f64>> + Sync + Send,
+) -> Vec<Option<Vec<f64>>> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        (0..trajectories).into_par_iter().map(run).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        (0..trajectories).map(run).collect()
     }
 }

@@ -13,6 +13,7 @@ mod methods;
 mod problem;
 
 pub use brownian::{BrownianGrid, BrownianPath, NoiseSource};
+pub(crate) use ensemble::run_paths;
 pub use ensemble::{Ensemble, EnsembleOptions};
 pub use methods::{EulerHeun, EulerMaruyama, Milstein, SdeMethod};
 pub use problem::{Noise, SdeFunction, SdeProblem};

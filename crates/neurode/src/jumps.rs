@@ -1,0 +1,224 @@
+//! Jump processes: states that change by discrete events at random times
+//! with state-dependent rates, simulated exactly by Gillespie's direct
+//! method (the stochastic simulation algorithm).
+//!
+//! ```
+//! use neurode::jumps::{JumpProblem, MassActionJump};
+//! use neurode::sde::EnsembleOptions;
+//!
+//! // Birth–death: ∅ → X at rate 10, X → ∅ at rate 1 per molecule.
+//! let prob = JumpProblem::new(
+//!     vec![0.0],
+//!     (0.0, 5.0),
+//!     vec![
+//!         Box::new(MassActionJump::new(10.0, vec![], vec![(0, 1.0)])),
+//!         Box::new(MassActionJump::new(1.0, vec![(0, 1)], vec![(0, -1.0)])),
+//!     ],
+//! )
+//! .unwrap();
+//! let path = prob.solve(&[5.0], 42).unwrap();
+//! assert_eq!(path.t, vec![5.0]);
+//! assert!(path.u(0)[0] >= 0.0);
+//! ```
+
+use rand::SeedableRng;
+use rand_distr::{Distribution, Exp1, Open01};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::error::{Error, check_finite};
+use crate::sde::{Ensemble, EnsembleOptions};
+use crate::solve::{ReturnCode, Solution};
+
+/// One kind of jump: how often it happens in a state, and what it does.
+pub trait Jump: Send + Sync {
+    /// Its rate (propensity) at `(u, t)`; non-negative.
+    fn rate(&self, u: &[f64], t: f64) -> f64;
+    /// Changes the state when it fires.
+    fn affect(&self, u: &mut [f64], t: f64);
+}
+
+/// A jump given by two functions: the rate and the effect.
+pub struct ConstantRateJump<R, A> {
+    rate: R,
+    affect: A,
+}
+
+impl<R, A> ConstantRateJump<R, A>
+where
+    R: Fn(&[f64], f64) -> f64 + Send + Sync,
+    A: Fn(&mut [f64], f64) + Send + Sync,
+{
+    /// A jump with rate `rate(u, t)` (constant between jumps) and effect
+    /// `affect(u, t)`.
+    pub fn new(rate: R, affect: A) -> Self {
+        Self { rate, affect }
+    }
+}
+
+impl<R, A> Jump for ConstantRateJump<R, A>
+where
+    R: Fn(&[f64], f64) -> f64 + Send + Sync,
+    A: Fn(&mut [f64], f64) + Send + Sync,
+{
+    fn rate(&self, u: &[f64], t: f64) -> f64 {
+        (self.rate)(u, t)
+    }
+    fn affect(&self, u: &mut [f64], t: f64) {
+        (self.affect)(u, t)
+    }
+}
+
+/// A mass-action reaction: rate `k · Π_i C(u_i, n_i)·n_i!` over the
+/// reactants `(species, count)` (so `2X → …` has rate `k·X(X−1)`), and a
+/// net change per species when it fires.
+#[derive(Clone, Debug)]
+pub struct MassActionJump {
+    k: f64,
+    reactants: Vec<(usize, u32)>,
+    net: Vec<(usize, f64)>,
+}
+
+impl MassActionJump {
+    /// Rate constant `k`, reactant stoichiometry, net stoichiometry.
+    pub fn new(k: f64, reactants: Vec<(usize, u32)>, net: Vec<(usize, f64)>) -> Self {
+        Self { k, reactants, net }
+    }
+}
+
+impl Jump for MassActionJump {
+    fn rate(&self, u: &[f64], _t: f64) -> f64 {
+        self.reactants.iter().fold(self.k, |r, &(i, n)| {
+            (0..n).fold(r, |r, m| r * (u[i] - f64::from(m)).max(0.0))
+        })
+    }
+    fn affect(&self, u: &mut [f64], _t: f64) {
+        for &(i, d) in &self.net {
+            u[i] += d;
+        }
+    }
+}
+
+/// A pure jump process: initial state, span and the jumps.
+pub struct JumpProblem {
+    u0: Vec<f64>,
+    tspan: (f64, f64),
+    jumps: Vec<Box<dyn Jump>>,
+    species: usize,
+}
+
+impl JumpProblem {
+    /// Checks the state is finite, the span forward and non-empty, there is
+    /// a jump, and mass-action indices are in range.
+    pub fn new(u0: Vec<f64>, tspan: (f64, f64), jumps: Vec<Box<dyn Jump>>) -> Result<Self, Error> {
+        if u0.is_empty() {
+            return Err(Error::EmptyState);
+        }
+        check_finite("u0", &u0)?;
+        check_finite("tspan", &[tspan.0, tspan.1])?;
+        if tspan.1 <= tspan.0 {
+            return Err(Error::Unsupported(
+                "a jump process runs forwards: tspan.1 > tspan.0".into(),
+            ));
+        }
+        if jumps.is_empty() {
+            return Err(Error::Unsupported(
+                "a jump problem needs at least one jump".into(),
+            ));
+        }
+        let species = u0.len();
+        Ok(Self {
+            u0,
+            tspan,
+            jumps,
+            species,
+        })
+    }
+
+    /// One path by Gillespie's direct method, the state recorded at `saveat`
+    /// (the value just after any jump at that time). A negative or
+    /// non-finite rate ends the path with `ReturnCode::Unstable`.
+    pub fn solve(&self, saveat: &[f64], seed: u64) -> Result<Solution, Error> {
+        check_finite("saveat", saveat)?;
+        let mut saves: Vec<f64> = saveat
+            .iter()
+            .copied()
+            .filter(|&s| s >= self.tspan.0 && s <= self.tspan.1)
+            .collect();
+        saves.sort_by(f64::total_cmp);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut sol = Solution::new(self.species, "SSADirect", self.tspan.0);
+        sol.reserve(saves.len());
+        let mut rates = vec![0.0; self.jumps.len()];
+        let mut u = self.u0.clone();
+        let mut t = self.tspan.0;
+        let mut next = 0;
+        let mut jumps = 0;
+        let retcode = loop {
+            for (r, j) in rates.iter_mut().zip(&self.jumps) {
+                *r = j.rate(&u, t);
+            }
+            if rates.iter().any(|r| !(r.is_finite() && *r >= 0.0)) {
+                break ReturnCode::Unstable;
+            }
+            let total: f64 = rates.iter().sum();
+            let wait = if total > 0.0 {
+                let e: f64 = Exp1.sample(&mut rng);
+                e / total
+            } else {
+                f64::INFINITY
+            };
+            let t_jump = t + wait;
+            // Saves before the next jump see the current state.
+            while next < saves.len() && saves[next] < t_jump {
+                sol.push(saves[next], &u);
+                next += 1;
+            }
+            if t_jump > self.tspan.1 {
+                t = self.tspan.1;
+                break ReturnCode::Success;
+            }
+            // Which jump: the first whose cumulative rate passes r·total.
+            let x: f64 = Open01.sample(&mut rng);
+            let target = x * total;
+            let mut acc = 0.0;
+            let mut which = rates.len() - 1;
+            for (i, &r) in rates.iter().enumerate() {
+                acc += r;
+                if acc >= target && r > 0.0 {
+                    which = i;
+                    break;
+                }
+            }
+            t = t_jump;
+            self.jumps[which].affect(&mut u, t);
+            jumps += 1;
+        };
+        if retcode == ReturnCode::Success {
+            for &s in &saves[next..] {
+                sol.push(s, &u);
+            }
+        }
+        sol.retcode = retcode;
+        sol.stats.accepted = jumps;
+        sol.reached = (self.tspan.0, t);
+        sol.end = u;
+        Ok(sol)
+    }
+
+    /// Many paths (in parallel with the `parallel` feature), path `i` from
+    /// seed `seed + i`, recorded at `saveat`.
+    pub fn ensemble(&self, saveat: &[f64], eopts: EnsembleOptions) -> Result<Ensemble, Error> {
+        let first = self.solve(saveat, eopts.seed)?;
+        let t = first.t.clone();
+        let run = |i: usize| -> Option<Vec<f64>> {
+            let sol = if i == 0 {
+                first.clone()
+            } else {
+                self.solve(saveat, eopts.seed.wrapping_add(i as u64)).ok()?
+            };
+            (sol.is_success() && sol.t.len() == t.len()).then(|| sol.u_flat().to_vec())
+        };
+        let results = crate::sde::run_paths(eopts.trajectories, run);
+        Ok(Ensemble::gather(t, self.species, results))
+    }
+}
