@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use neurode::prelude::*;
 use neurode::sde::{
-    EnsembleOptions, EulerHeun, EulerMaruyama, Milstein, SdeFunction, SdeMethod, SdeProblem,
+    EnsembleOptions, EulerHeun, EulerMaruyama, Milstein, SdeFunction, SdeMethod, SdeProblem, Sriw1,
 };
+use neurode::solve::Stepping;
 
 #[derive(Clone)]
 struct NoisyLv;
@@ -37,12 +38,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn row<M: SdeMethod + Send + Sync>(method: M, prob: &SdeProblem<NoisyLv>, opts: &SolveOptions) {
+fn row<M: SdeMethod + Send + Sync>(
+    label: &str,
+    method: M,
+    prob: &SdeProblem<NoisyLv>,
+    opts: &SolveOptions,
+) {
+    let adaptive = matches!(opts.stepping, Stepping::Adaptive { .. });
     let path = median(
         (0..21)
             .map(|i| {
                 let t = Instant::now();
-                black_box(prob.solve(method, opts, i).expect("solve"));
+                if adaptive {
+                    black_box(prob.solve_adaptive(method, opts, i).expect("solve"));
+                } else {
+                    black_box(prob.solve(method, opts, i).expect("solve"));
+                }
                 t.elapsed().as_secs_f64()
             })
             .collect(),
@@ -83,8 +94,8 @@ fn row<M: SdeMethod + Send + Sync>(method: M, prob: &SdeProblem<NoisyLv>, opts: 
     let last = e.t.len() - 1;
     let (mean, std) = (e.mean()[last][0], e.std()[last][0]);
     println!(
-        "{:<14} {:>12.3} {:>14.1} {:>14.1} {:>10.4} {:>10.4} {:>8}",
-        M::NAME,
+        "{:<22} {:>12.3} {:>14.1} {:>14.1} {:>10.4} {:>10.4} {:>8}",
+        label,
         path * 1e3,
         batch * 1e3,
         batch1 * 1e3,
@@ -94,7 +105,7 @@ fn row<M: SdeMethod + Send + Sync>(method: M, prob: &SdeProblem<NoisyLv>, opts: 
     );
     eprintln!(
         "{}",
-        serde_json::json!({"workload": "W5", "library": "neurode", "method": format!("{} dt=1e-3", M::NAME),
+        serde_json::json!({"workload": "W5", "library": "neurode", "method": label,
             "dtype": "float64", "path_median_s": path, "batch1000_median_s": batch,
             "batch1000_one_thread_median_s": batch1, "threads": rayon::current_num_threads(),
             "x10_mean": mean, "x10_std": std, "x10_mean_stderr": std / (e.paths() as f64).sqrt(),
@@ -113,10 +124,17 @@ fn main() {
     let opts = SolveOptions::default().fixed_dt(1e-3).saveat_step(0.1);
     println!("W5 stochastic Lotka–Volterra, noise 0.1·u, dt = 1e-3 (10,000 steps), 101 saves, f64");
     println!(
-        "{:<14} {:>12} {:>14} {:>14} {:>10} {:>10} {:>8}",
+        "{:<22} {:>12} {:>14} {:>14} {:>10} {:>10} {:>8}",
         "method", "path ms", "1000 paths ms", "1 thread ms", "mean x10", "std x10", "failed"
     );
-    row(EulerMaruyama, &prob, &opts);
-    row(Milstein, &prob, &opts);
-    row(EulerHeun, &prob, &opts);
+    row("EM dt=1e-3", EulerMaruyama, &prob, &opts);
+    row("Milstein dt=1e-3", Milstein, &prob, &opts);
+    row("EulerHeun dt=1e-3", EulerHeun, &prob, &opts);
+    row("SRIW1 dt=1e-3", Sriw1, &prob, &opts);
+    for tol in [1e-2, 1e-3] {
+        let adaptive = SolveOptions::default()
+            .tolerances(tol, tol)
+            .saveat_step(0.1);
+        row(&format!("SRIW1 adaptive {tol:e}"), Sriw1, &prob, &adaptive);
+    }
 }

@@ -13,6 +13,17 @@ pub trait NoiseSource {
     /// `W(t + h) − W(t)` into `dw` (`dim` numbers), for steps taken one
     /// after another from the start of the span.
     fn increment(&mut self, t: f64, h: f64, dw: &mut [f64]);
+    /// The increments and the iterated integrals
+    /// `I₁₀ = ∫_t^{t+h} (W(s) − W(t)) ds` the strong order-1.5 methods need.
+    fn increment_i10(&mut self, t: f64, h: f64, dw: &mut [f64], i10: &mut [f64]);
+}
+
+/// `I₁₀` from `ΔW` and an independent `ΔZ ~ N(0, h)`: `h/2 (ΔW + ΔZ/√3)`,
+/// which has `I₁₀`'s joint law with `ΔW`.
+#[inline]
+pub(crate) fn i10_from(h: f64, dw: f64, dz: f64) -> f64 {
+    const FRAC_1_SQRT_3: f64 = 0.577_350_269_189_625_8;
+    0.5 * h * (dw + dz * FRAC_1_SQRT_3)
 }
 
 /// Independent Gaussian increments drawn as the solve goes (the cheapest
@@ -45,6 +56,14 @@ impl NoiseSource for BrownianPath {
             *w = s * z;
         }
     }
+    fn increment_i10(&mut self, t: f64, h: f64, dw: &mut [f64], i10: &mut [f64]) {
+        self.increment(t, h, dw);
+        let s = h.abs().sqrt();
+        for (a, &w) in i10.iter_mut().zip(dw.iter()) {
+            let z: f64 = StandardNormal.sample(&mut self.rng);
+            *a = i10_from(h, w, s * z);
+        }
+    }
 }
 
 /// A path fixed in advance on a fine grid `t0, t0 + dt, …` (piecewise linear
@@ -58,6 +77,8 @@ pub struct BrownianGrid {
     dt: f64,
     /// `W` at the grid points, `dim` numbers per point.
     w: Vec<f64>,
+    /// `U(t) = ∫_{t0}^t W ds` at the grid points (for `I₁₀`).
+    area: Vec<f64>,
     /// Working room for `W` at a step's start.
     start: Vec<f64>,
 }
@@ -68,11 +89,17 @@ impl BrownianGrid {
     pub fn new(dim: usize, t0: f64, dt: f64, steps: usize, seed: u64) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut w = vec![0.0; dim * (steps + 1)];
+        let mut area = vec![0.0; dim * (steps + 1)];
         let s = dt.abs().sqrt();
         for k in 1..=steps {
             for j in 0..dim {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                w[k * dim + j] = w[(k - 1) * dim + j] + s * z;
+                let (zw, zz): (f64, f64) = (
+                    StandardNormal.sample(&mut rng),
+                    StandardNormal.sample(&mut rng),
+                );
+                let (prev, prev_area) = (w[(k - 1) * dim + j], area[(k - 1) * dim + j]);
+                w[k * dim + j] = prev + s * zw;
+                area[k * dim + j] = prev_area + prev * dt + i10_from(dt, s * zw, s * zz);
             }
         }
         Self {
@@ -80,23 +107,34 @@ impl BrownianGrid {
             t0,
             dt,
             w,
+            area,
             start: vec![0.0; dim],
         }
     }
 
     /// `W(t)` into `out` (clamped to the grid's span).
     pub fn w_at(&self, t: f64, out: &mut [f64]) {
-        let last = self.w.len() / self.dim - 1;
-        let x = ((t - self.t0) / self.dt).clamp(0.0, last as f64);
+        Self::interpolate(&self.w, self.dim, self.t0, self.dt, t, out)
+    }
+
+    /// `∫_{t0}^t W ds` into `out`, exact at grid points (linear between).
+    pub fn area_at(&self, t: f64, out: &mut [f64]) {
+        Self::interpolate(&self.area, self.dim, self.t0, self.dt, t, out)
+    }
+
+    /// Piecewise-linear reading of values stored `dim` per grid point.
+    fn interpolate(w: &[f64], dim: usize, t0: f64, dt: f64, t: f64, out: &mut [f64]) {
+        let last = w.len() / dim - 1;
+        let x = ((t - t0) / dt).clamp(0.0, last as f64);
         let k = (x.floor() as usize).min(last.saturating_sub(1));
         let frac = x - k as f64;
         let near = (x - x.round()).abs() < 1e-9;
-        for (j, o) in out.iter_mut().enumerate().take(self.dim) {
+        for (j, o) in out.iter_mut().enumerate().take(dim) {
             *o = if near {
-                self.w[x.round() as usize * self.dim + j]
+                w[x.round() as usize * dim + j]
             } else {
-                let a = self.w[k * self.dim + j];
-                let b = self.w[(k + 1).min(last) * self.dim + j];
+                let a = w[k * dim + j];
+                let b = w[(k + 1).min(last) * dim + j];
                 a + frac * (b - a)
             };
         }
@@ -113,6 +151,21 @@ impl NoiseSource for BrownianGrid {
         self.w_at(t + h, dw);
         for (d, x) in dw.iter_mut().zip(&start) {
             *d -= x;
+        }
+        self.start = start;
+    }
+    /// `I₁₀ = U(t + h) − U(t) − h W(t)`: exact for steps on the grid.
+    fn increment_i10(&mut self, t: f64, h: f64, dw: &mut [f64], i10: &mut [f64]) {
+        self.increment(t, h, dw);
+        let mut start = std::mem::take(&mut self.start);
+        self.w_at(t, &mut start);
+        self.area_at(t + h, i10);
+        for (a, w0) in i10.iter_mut().zip(&start) {
+            *a -= h * w0;
+        }
+        self.area_at(t, &mut start);
+        for (a, u0) in i10.iter_mut().zip(&start) {
+            *a -= u0;
         }
         self.start = start;
     }

@@ -5,7 +5,7 @@
 use super::methods::SdeMethod;
 use super::problem::{SdeFunction, SdeProblem};
 use crate::error::Error;
-use crate::solve::SolveOptions;
+use crate::solve::{SolveOptions, Stepping};
 
 /// How many paths, from which seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +103,8 @@ impl Ensemble {
 
 impl<F: SdeFunction + Sync> SdeProblem<F, f64> {
     /// Solves `eopts.trajectories` paths (in parallel with the `parallel`
-    /// feature) and gathers their saved states.
+    /// feature; adaptive steps when `opts` asks for them) and gathers their
+    /// saved states.
     pub fn ensemble<M: SdeMethod + Send + Sync>(
         &self,
         method: M,
@@ -111,7 +112,15 @@ impl<F: SdeFunction + Sync> SdeProblem<F, f64> {
         eopts: EnsembleOptions,
     ) -> Result<Ensemble, Error> {
         self.validate()?;
-        let one = |i: usize| self.solve(method, opts, eopts.seed.wrapping_add(i as u64));
+        let adaptive = matches!(opts.stepping, Stepping::Adaptive { .. });
+        let one = |i: usize| {
+            let seed = eopts.seed.wrapping_add(i as u64);
+            if adaptive {
+                self.solve_adaptive(method, opts, seed)
+            } else {
+                self.solve(method, opts, seed)
+            }
+        };
         // The first path checks the options and fixes the save times.
         let first = one(0)?;
         let t = first.t.clone();

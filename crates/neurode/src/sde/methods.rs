@@ -8,20 +8,28 @@ use crate::solve::{FixedGrid, ReturnCode, Solution, SolveOptions, Stepping};
 
 /// Working vectors of a step, allocated once per solve.
 pub struct Work<T: Scalar> {
-    f: Vec<T>,
-    f2: Vec<T>,
-    g: Vec<T>,
-    g2: Vec<T>,
-    pred: Vec<T>,
-    dw: Vec<T>,
+    pub(super) f: Vec<T>,
+    pub(super) f2: Vec<T>,
+    pub(super) g: Vec<T>,
+    pub(super) g2: Vec<T>,
+    pub(super) g3: Vec<T>,
+    pub(super) g4: Vec<T>,
+    pub(super) pred: Vec<T>,
+    pub(super) pred2: Vec<T>,
+    pub(super) dw: Vec<T>,
+    /// `I₁₀` per Wiener process (methods of strong order 1.5).
+    pub(super) i10: Vec<T>,
+    /// The deterministic and stochastic parts of the local error estimate.
+    pub(super) err_det: Vec<T>,
+    pub(super) err_sto: Vec<T>,
     u_dual: Vec<T::Dual>,
     p_dual: Vec<T::Dual>,
     g_dual: Vec<T::Dual>,
-    drift_evals: usize,
+    pub(super) drift_evals: usize,
 }
 
 impl<T: Scalar> Work<T> {
-    fn new(n: usize, np: usize, noise: Noise) -> Self {
+    pub(super) fn new(n: usize, np: usize, noise: Noise) -> Self {
         let (m, gl) = (noise.processes(n), noise.diffusion_len(n));
         let zd = T::dual(T::zero(), T::zero());
         Self {
@@ -29,8 +37,14 @@ impl<T: Scalar> Work<T> {
             f2: vec![T::zero(); n],
             g: vec![T::zero(); gl],
             g2: vec![T::zero(); gl],
+            g3: vec![T::zero(); gl],
+            g4: vec![T::zero(); gl],
             pred: vec![T::zero(); n],
+            pred2: vec![T::zero(); n],
             dw: vec![T::zero(); m],
+            i10: vec![T::zero(); m],
+            err_det: vec![T::zero(); n],
+            err_sto: vec![T::zero(); n],
             u_dual: vec![zd; n],
             p_dual: vec![zd; np],
             g_dual: vec![zd; gl],
@@ -41,7 +55,7 @@ impl<T: Scalar> Work<T> {
 
 /// `out += g dW` for the noise's shape.
 #[inline(always)]
-fn add_noise<T: Scalar>(noise: Noise, g: &[T], dw: &[T], scale: f64, out: &mut [T]) {
+pub(super) fn add_noise<T: Scalar>(noise: Noise, g: &[T], dw: &[T], scale: f64, out: &mut [T]) {
     match noise {
         Noise::Diagonal => {
             for ((o, &gi), &w) in out.iter_mut().zip(g).zip(dw) {
@@ -73,6 +87,8 @@ pub trait SdeMethod: Copy {
     const STRONG_ORDER: f64;
     /// Whether it handles this shape of noise.
     fn supports(noise: Noise) -> bool;
+    /// Whether its steps need the iterated integrals `I₁₀`.
+    const NEEDS_I10: bool = false;
     /// One step of size `h` from `(t, u)` with increments `work.dw`.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
@@ -258,6 +274,7 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
         sol.reserve(grid.save_count(t0));
         let mut work = Work::<T>::new(n, self.p.len(), shape);
         let mut dw = vec![0.0; shape.processes(n)];
+        let mut i10 = vec![0.0; shape.processes(n)];
         let mut u = self.u0.clone();
         let mut u_new = self.u0.clone();
         let mut t = self.tspan.0;
@@ -277,7 +294,14 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
             } else {
                 T::cst(step.h)
             };
-            noise.increment(t.real(), h.real(), &mut dw);
+            if M::NEEDS_I10 {
+                noise.increment_i10(t.real(), h.real(), &mut dw, &mut i10);
+                for (d, &x) in work.i10.iter_mut().zip(&i10) {
+                    *d = T::cst(x);
+                }
+            } else {
+                noise.increment(t.real(), h.real(), &mut dw);
+            }
             for (d, &x) in work.dw.iter_mut().zip(&dw) {
                 *d = T::cst(x);
             }

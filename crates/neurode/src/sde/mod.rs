@@ -1,19 +1,23 @@
 //! Stochastic differential equations `du = f(u, p, t) dt + g(u, p, t) dW`:
 //! problems with diagonal, scalar or general noise, a seeded Brownian path,
-//! fixed-step Euler–Maruyama, Euler–Heun (Stratonovich) and Milstein, and
-//! ensembles of paths with summary statistics.
+//! fixed-step Euler–Maruyama, Euler–Heun (Stratonovich) and Milstein, the
+//! strong order-1.5 SRIW1 and SRA1 (fixed or adaptive, with rejection
+//! sampling with memory), and ensembles of paths with summary statistics.
 //!
 //! Drift and diffusion are written once for every scalar type, so a solve
 //! with a fixed noise path differentiates by forward mode like an ODE solve
 //! (the seed's `diffeq_fd` on an SDE).
 
+mod adaptive;
 mod brownian;
 mod ensemble;
 mod methods;
 mod problem;
+mod sri;
 
 pub use brownian::{BrownianGrid, BrownianPath, NoiseSource};
 pub(crate) use ensemble::run_paths;
 pub use ensemble::{Ensemble, EnsembleOptions};
 pub use methods::{EulerHeun, EulerMaruyama, Milstein, SdeMethod};
 pub use problem::{Noise, SdeFunction, SdeProblem};
+pub use sri::{Sra1, Sriw1};
