@@ -173,3 +173,36 @@ fn bad_lags_and_spans_are_typed_errors() {
     assert!(DdeProblem::new(Lagged, vec![1.0], (1.0, 0.0), vec![], vec![1.0]).is_err());
     assert!(DdeProblem::new(Lagged, vec![f64::INFINITY], (0.0, 1.0), vec![], vec![1.0]).is_err());
 }
+
+#[test]
+fn a_neural_delay_equation_differentiates_through_its_network_and_lag() {
+    use neurode::nn::{Activation::*, Chain, Layer, NeuralDde, NnRng};
+    use rand::SeedableRng;
+    let net = Chain::new(4).dense(8, Tanh).dense(2, Identity);
+    let f = NeuralDde::new(net.clone(), 0.2, vec![1.0, 0.5]).unwrap();
+    assert!(NeuralDde::new(net.clone(), 0.2, vec![1.0]).is_err());
+    let p = net.init_params(&mut NnRng::seed_from_u64(3));
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat_step(0.1);
+    let loss = SumOfSquares::towards_constant(0, 0.5);
+    let make =
+        |p: Vec<f64>| DdeProblem::new(f.clone(), vec![1.0, 0.5], (0.0, 1.0), p, vec![0.2]).unwrap();
+    let (_, g) = make(p.clone())
+        .loss_and_gradient(MethodOfSteps(Tsit5), &opts, &loss)
+        .unwrap();
+    let value = |p: Vec<f64>| {
+        let sol = make(p).solve(MethodOfSteps(Tsit5), &opts).unwrap();
+        loss.value(&sol.t, sol.u_flat(), 2)
+    };
+    for k in (0..p.len()).step_by(5) {
+        let h = 1e-6;
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[k] += h;
+        b[k] -= h;
+        let fd = (value(a) - value(b)) / (2.0 * h);
+        assert!(
+            (g[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "p[{k}]: {} vs {fd}",
+            g[k]
+        );
+    }
+}

@@ -378,3 +378,53 @@ fn adaptive_sriw1_keeps_the_law_of_the_solution_through_rejections() {
         a.stats.accepted, a.stats.rejected
     );
 }
+
+#[test]
+fn a_neural_sde_layer_backpropagates_like_finite_differences_with_its_noise_fixed() {
+    use neurode::nn::{Activation::*, Chain, Layer, NeuralSde, NnRng};
+    use rand::SeedableRng;
+    let drift = Chain::new(2).dense(8, Tanh).dense(2, Identity);
+    let diffusion = Chain::new(2).dense(4, Tanh).dense(2, Sigmoid);
+    let opts = SolveOptions::default()
+        .fixed_dt(0.01)
+        .saveat(vec![0.5, 1.0]);
+    let layer = NeuralSde::new(drift, diffusion, (0.0, 1.0), Milstein, opts, 17).unwrap();
+    assert_eq!((layer.in_dim(), layer.out_dim()), (2, 4));
+    let p = layer.init_params(&mut NnRng::seed_from_u64(4));
+    let x = [0.3, -0.7];
+    let w = [1.0, -0.5, 0.25, 2.0];
+    let weighted = |p: &[f64], x: &[f64]| -> f64 {
+        layer.apply(p, x).iter().zip(&w).map(|(a, b)| a * b).sum()
+    };
+    // Same seed, same path: the forward pass is deterministic.
+    assert_eq!(layer.apply(&p, &x), layer.apply(&p, &x));
+    assert_ne!(
+        layer.apply(&p, &x),
+        layer.clone().with_seed(18).apply(&p, &x)
+    );
+    let (mut xbar, mut pbar) = (vec![0.0; 2], vec![0.0; p.len()]);
+    layer.backward(&p, &x, &[], &w, &mut xbar, &mut pbar, &mut []);
+    let h = 1e-6;
+    for k in 0..p.len() {
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[k] += h;
+        b[k] -= h;
+        let fd = (weighted(&a, &x) - weighted(&b, &x)) / (2.0 * h);
+        assert!(
+            (pbar[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "p[{k}]: {} vs {fd}",
+            pbar[k]
+        );
+    }
+    for k in 0..2 {
+        let (mut a, mut b) = (x, x);
+        a[k] += h;
+        b[k] -= h;
+        let fd = (weighted(&p, &a) - weighted(&p, &b)) / (2.0 * h);
+        assert!(
+            (xbar[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "x[{k}]: {} vs {fd}",
+            xbar[k]
+        );
+    }
+}

@@ -7,8 +7,10 @@ mod chain;
 mod dense;
 mod init;
 mod layer;
+mod neural_dde;
 mod neural_ode;
 mod neural_rhs;
+mod neural_sde;
 mod scratch;
 mod stack;
 
@@ -17,8 +19,10 @@ pub use chain::{Chain, Link};
 pub use dense::{Dense, Map};
 pub use init::{Init, NnRng};
 pub use layer::Layer;
+pub use neural_dde::NeuralDde;
 pub use neural_ode::{NeuralOde, OdeLayer};
 pub use neural_rhs::NeuralRhs;
+pub use neural_sde::{NeuralSde, NeuralSdeFunction};
 pub use stack::Stack;
 
 #[cfg(test)]
