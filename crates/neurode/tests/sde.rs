@@ -428,3 +428,26 @@ fn a_neural_sde_layer_backpropagates_like_finite_differences_with_its_noise_fixe
         );
     }
 }
+
+#[test]
+fn a_virtual_brownian_tree_is_a_brownian_path_at_every_resolution() {
+    use neurode::sde::BrownianTree;
+    // Milstein's strong order on GBM, the path queried from a tree.
+    let prob = SdeProblem::new(Gbm, vec![1.0], (0.0, 1.0), vec![MU, SIGMA]).unwrap();
+    let hs: Vec<f64> = (3..=7).map(|k| 1.0 / f64::from(1 << k)).collect();
+    let mut errs = vec![0.0; hs.len()];
+    let paths = 300;
+    for path in 0..paths {
+        let mut tree = BrownianTree::new(1, 0.0, 1.0, 1e-6, 500 + path);
+        let mut w = [0.0];
+        tree.w_at(1.0, &mut w);
+        let exact = (MU - 0.5 * SIGMA * SIGMA + SIGMA * w[0]).exp();
+        for (e, &h) in errs.iter_mut().zip(&hs) {
+            let opts = SolveOptions::default().fixed_dt(h).saveat(vec![1.0]);
+            let sol = prob.solve_with_noise(Milstein, &opts, &mut tree).unwrap();
+            *e += (sol.u_end()[0] - exact).abs() / paths as f64;
+        }
+    }
+    let p = slope(&hs, &errs);
+    assert!((p - 1.0).abs() < 0.2, "Milstein on a tree: {p} {errs:?}");
+}

@@ -171,6 +171,124 @@ impl NoiseSource for BrownianGrid {
     }
 }
 
+/// A virtual Brownian tree (as in torchsde and diffrax): `W(t)` for any
+/// `t` in a span, the same whatever the order or number of queries, in
+/// `O(log(span/tol))` time and no stored path. The span is bisected
+/// recursively, each midpoint drawn from the Brownian bridge of its
+/// interval with a generator seeded from the interval's position in the
+/// tree; below `tol` the bridge is linear. A second, independent tree gives
+/// the `Z` behind `I₁₀`.
+#[derive(Clone, Debug)]
+pub struct BrownianTree {
+    dim: usize,
+    t0: f64,
+    t1: f64,
+    tol: f64,
+    seed: u64,
+    /// `W(t1)` and `Z(t1)`.
+    w_end: Vec<f64>,
+    z_end: Vec<f64>,
+    scratch: [Vec<f64>; 4],
+}
+
+/// SplitMix64: a well-mixed child seed from a parent seed and a branch.
+fn child_seed(seed: u64, branch: u64) -> u64 {
+    let mut z = seed ^ branch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl BrownianTree {
+    /// `dim` Wiener processes on `[t0, t1]`, resolved down to intervals of
+    /// `tol`, from `seed`.
+    pub fn new(dim: usize, t0: f64, t1: f64, tol: f64, seed: u64) -> Self {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let s = (t1 - t0).abs().sqrt();
+        let mut draw = || -> Vec<f64> {
+            (0..dim)
+                .map(|_| {
+                    s * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)
+                })
+                .collect()
+        };
+        let (w_end, z_end) = (draw(), draw());
+        Self {
+            dim,
+            t0,
+            t1,
+            tol: tol.abs().max(f64::EPSILON * (t1 - t0).abs()),
+            seed,
+            w_end,
+            z_end,
+            scratch: std::array::from_fn(|_| vec![0.0; dim]),
+        }
+    }
+
+    /// `W(t)` (`which = 0`) or `Z(t)` (`which = 1`) into `out`, `t` clamped
+    /// to the span.
+    fn value(&mut self, which: u64, t: f64, out: &mut [f64]) {
+        let t = t.clamp(self.t0.min(self.t1), self.t0.max(self.t1));
+        let [wa, wb, mid, _] = &mut self.scratch;
+        wa.fill(0.0);
+        wb.copy_from_slice(if which == 0 { &self.w_end } else { &self.z_end });
+        let (mut a, mut b) = (self.t0, self.t1);
+        let mut seed = child_seed(self.seed, 1 + which);
+        while (b - a).abs() > self.tol {
+            let m = 0.5 * (a + b);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let sd = 0.5 * (b - a).abs().sqrt();
+            for j in 0..self.dim {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                mid[j] = 0.5 * (wa[j] + wb[j]) + sd * z;
+            }
+            if (t - m) * (b - a).signum() < 0.0 {
+                b = m;
+                wb.copy_from_slice(mid);
+                seed = child_seed(seed, 2);
+            } else {
+                a = m;
+                wa.copy_from_slice(mid);
+                seed = child_seed(seed, 3);
+            }
+        }
+        let frac = if b == a { 0.0 } else { (t - a) / (b - a) };
+        for j in 0..self.dim {
+            out[j] = wa[j] + frac * (wb[j] - wa[j]);
+        }
+    }
+
+    /// `W(t)` into `out`.
+    pub fn w_at(&mut self, t: f64, out: &mut [f64]) {
+        self.value(0, t, out)
+    }
+}
+
+impl NoiseSource for BrownianTree {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn increment(&mut self, t: f64, h: f64, dw: &mut [f64]) {
+        let mut start = std::mem::take(&mut self.scratch[3]);
+        self.value(0, t, &mut start);
+        self.value(0, t + h, dw);
+        for (d, s) in dw.iter_mut().zip(&start) {
+            *d -= s;
+        }
+        self.scratch[3] = start;
+    }
+    fn increment_i10(&mut self, t: f64, h: f64, dw: &mut [f64], i10: &mut [f64]) {
+        self.increment(t, h, dw);
+        let mut start = std::mem::take(&mut self.scratch[3]);
+        self.value(1, t, &mut start);
+        self.value(1, t + h, i10);
+        for ((a, s), &w) in i10.iter_mut().zip(&start).zip(dw.iter()) {
+            *a = i10_from(h, w, *a - s);
+        }
+        self.scratch[3] = start;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +309,43 @@ mod tests {
         let var = sum_sq / n as f64;
         // Variance 0.04; the estimate's standard error is 0.04·√(2/n) = 4e-4.
         assert!((var - 0.04).abs() < 2e-3, "{var}");
+    }
+
+    #[test]
+    fn a_tree_answers_the_same_whatever_the_queries() {
+        let mut tree = BrownianTree::new(2, 0.0, 1.0, 1e-6, 5);
+        let mut a = [0.0; 2];
+        let mut b = [0.0; 2];
+        tree.w_at(0.3, &mut a);
+        tree.w_at(0.9, &mut b);
+        tree.w_at(0.1, &mut b);
+        tree.w_at(0.3, &mut b);
+        assert_eq!(a, b);
+        // Increments over any partition add up to W(1).
+        let mut end = [0.0; 2];
+        tree.w_at(1.0, &mut end);
+        for steps in [3, 10, 64] {
+            let mut sum = [0.0; 2];
+            let mut d = [0.0; 2];
+            for k in 0..steps {
+                tree.increment(k as f64 / steps as f64, 1.0 / steps as f64, &mut d);
+                sum[0] += d[0];
+                sum[1] += d[1];
+            }
+            assert!((sum[0] - end[0]).abs() < 1e-12 && (sum[1] - end[1]).abs() < 1e-12);
+        }
+        // Increments over disjoint intervals of one path: variance h each.
+        let mut t = BrownianTree::new(1, 0.0, 1.0, 1e-7, 11);
+        let n = 4000;
+        let h = 1.0 / n as f64;
+        let mut sq = 0.0;
+        let mut x = [0.0];
+        for k in 0..n {
+            t.increment(k as f64 * h, h, &mut x);
+            sq += x[0] * x[0];
+        }
+        // Σ ΔW² → 1 (quadratic variation), standard error √(2/n) ≈ 0.022.
+        assert!((sq - 1.0).abs() < 0.1, "{sq}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod methods;
 mod problem;
 mod sri;
 
-pub use brownian::{BrownianGrid, BrownianPath, NoiseSource};
+pub use brownian::{BrownianGrid, BrownianPath, BrownianTree, NoiseSource};
 pub(crate) use ensemble::run_paths;
 pub use ensemble::{Ensemble, EnsembleOptions};
 pub use methods::{EulerHeun, EulerMaruyama, Milstein, SdeMethod};
