@@ -451,3 +451,76 @@ fn a_virtual_brownian_tree_is_a_brownian_path_at_every_resolution() {
     let p = slope(&hs, &errs);
     assert!((p - 1.0).abs() < 0.2, "Milstein on a tree: {p} {errs:?}");
 }
+
+#[test]
+fn the_discrete_adjoint_equals_forward_mode_and_finite_differences() {
+    use neurode::sde::SdeSensitivity;
+    let p = vec![1.5, 1.0, 3.0, 1.0];
+    let prob = SdeProblem::new(NoisyLv, vec![1.0, 1.0], (0.0, 2.0), p.clone()).unwrap();
+    let opts = SolveOptions::default().fixed_dt(1e-3).saveat_step(0.5);
+    let loss = SumOfSquares::towards_constant(0, 1.0);
+    let (l_d, g_d) = prob
+        .loss_and_gradient(EulerMaruyama, &opts, &loss, 4, SdeSensitivity::Discrete)
+        .unwrap();
+    let (l_f, g_f) = prob
+        .loss_and_gradient(EulerMaruyama, &opts, &loss, 4, SdeSensitivity::ForwardMode)
+        .unwrap();
+    assert!((l_d - l_f).abs() < 1e-12 * l_f.abs().max(1.0));
+    let value = |p: Vec<f64>| {
+        let sol = prob
+            .clone()
+            .with_p(p)
+            .unwrap()
+            .solve(EulerMaruyama, &opts, 4)
+            .unwrap();
+        loss.value(&sol.t, sol.u_flat(), 2)
+    };
+    for j in 0..4 {
+        assert!(
+            (g_d[j] - g_f[j]).abs() < 1e-9 * g_f[j].abs().max(1.0),
+            "p[{j}]: {} vs {}",
+            g_d[j],
+            g_f[j]
+        );
+        let h = 1e-6;
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[j] += h;
+        b[j] -= h;
+        let fd = (value(a) - value(b)) / (2.0 * h);
+        assert!(
+            (g_d[j] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "p[{j}]: {} vs {fd}",
+            g_d[j]
+        );
+    }
+    // Methods without a discrete adjoint say so.
+    assert!(matches!(
+        prob.loss_and_gradient(Milstein, &opts, &loss, 4, SdeSensitivity::Discrete),
+        Err(Error::Unsupported(_))
+    ));
+}
+
+#[test]
+fn a_neural_sde_uses_its_analytic_vjps_in_the_discrete_adjoint() {
+    use neurode::nn::{Activation::*, Chain, Layer, NeuralSdeFunction, NnRng};
+    use neurode::sde::SdeSensitivity;
+    use rand::SeedableRng;
+    let drift = Chain::new(2).dense(16, Tanh).dense(2, Identity);
+    let diffusion = Chain::new(2).dense(8, Tanh).dense(2, Sigmoid);
+    let mut rng = NnRng::seed_from_u64(6);
+    let p = [drift.init_params(&mut rng), diffusion.init_params(&mut rng)].concat();
+    let f = NeuralSdeFunction::new(drift, diffusion).unwrap();
+    let prob = SdeProblem::new(f, vec![0.5, -0.2], (0.0, 1.0), p).unwrap();
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat_step(0.25);
+    let loss = SumOfSquares::towards_constant(1, 0.3);
+    let (_, g_d) = prob
+        .loss_and_gradient(EulerMaruyama, &opts, &loss, 9, SdeSensitivity::Discrete)
+        .unwrap();
+    let (_, g_f) = prob
+        .loss_and_gradient(EulerMaruyama, &opts, &loss, 9, SdeSensitivity::ForwardMode)
+        .unwrap();
+    let scale = g_f.iter().fold(0.0_f64, |m, g| m.max(g.abs()));
+    for (a, b) in g_d.iter().zip(&g_f) {
+        assert!((a - b).abs() < 1e-10 * scale, "{a} vs {b}");
+    }
+}

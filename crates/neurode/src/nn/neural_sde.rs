@@ -56,6 +56,27 @@ impl<D: Layer, G: Layer> NeuralSdeFunction<D, G> {
         self.tape
             .with::<T, _>(layer.tape_len(), |tape| layer.forward(p, u, out, tape));
     }
+
+    /// `vᵀ ∂layer/∂u` and `vᵀ ∂layer/∂p` by the layer's own backward pass.
+    #[allow(clippy::too_many_arguments)]
+    fn run_vjp<T: Scalar, L: Layer>(
+        &self,
+        layer: &L,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        vu: &mut [T],
+        vp: &mut [T],
+    ) {
+        let (k, s, n) = (layer.tape_len(), layer.scratch_len(), layer.out_dim());
+        vp.fill(T::zero());
+        self.tape.with::<T, _>(k + s + n, |buf| {
+            let (tape, rest) = buf.split_at_mut(k);
+            let (scratch, y) = rest.split_at_mut(s);
+            layer.forward(p, u, y, tape);
+            layer.backward(p, u, tape, v, vu, vp, scratch);
+        });
+    }
 }
 
 impl<D: Layer, G: Layer> SdeFunction for NeuralSdeFunction<D, G> {
@@ -66,6 +87,34 @@ impl<D: Layer, G: Layer> SdeFunction for NeuralSdeFunction<D, G> {
     fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], p: &[T], _t: T) {
         let (_, pg) = p.split_at(self.drift.num_params());
         self.run(&self.diffusion, g, u, pg);
+    }
+    fn drift_vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        _t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+    ) -> bool {
+        let nd = self.drift.num_params();
+        vp[nd..].fill(T::zero());
+        self.run_vjp(&self.drift, v, u, &p[..nd], vu, &mut vp[..nd]);
+        true
+    }
+    fn diffusion_vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        _t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+    ) -> bool {
+        let nd = self.drift.num_params();
+        vp[..nd].fill(T::zero());
+        self.run_vjp(&self.diffusion, v, u, &p[nd..], vu, &mut vp[nd..]);
+        true
     }
     fn noise(&self) -> Noise {
         Noise::Diagonal

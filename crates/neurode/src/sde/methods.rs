@@ -89,6 +89,9 @@ pub trait SdeMethod: Copy {
     fn supports(noise: Noise) -> bool;
     /// Whether its steps need the iterated integrals `I₁₀`.
     const NEEDS_I10: bool = false;
+    /// Whether [`SdeSensitivity::Discrete`](super::SdeSensitivity) can
+    /// reverse its steps.
+    const HAS_DISCRETE_ADJOINT: bool = false;
     /// One step of size `h` from `(t, u)` with increments `work.dw`.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
@@ -112,6 +115,7 @@ pub struct EulerMaruyama;
 impl SdeMethod for EulerMaruyama {
     const NAME: &'static str = "EulerMaruyama";
     const STRONG_ORDER: f64 = 0.5;
+    const HAS_DISCRETE_ADJOINT: bool = true;
     fn supports(_: Noise) -> bool {
         true
     }

@@ -11,6 +11,7 @@
 mod adaptive;
 mod brownian;
 mod ensemble;
+mod gradient;
 mod methods;
 mod problem;
 mod sri;
@@ -18,6 +19,7 @@ mod sri;
 pub use brownian::{BrownianGrid, BrownianPath, BrownianTree, NoiseSource};
 pub(crate) use ensemble::run_paths;
 pub use ensemble::{Ensemble, EnsembleOptions};
+pub use gradient::SdeSensitivity;
 pub use methods::{EulerHeun, EulerMaruyama, Milstein, SdeMethod};
 pub use problem::{Noise, SdeFunction, SdeProblem};
 pub use sri::{Sra1, Sriw1};

@@ -72,6 +72,35 @@ pub trait SdeFunction {
     fn noise(&self) -> Noise {
         Noise::Diagonal
     }
+    /// `vᵀ ∂f/∂u` into `vu` and `vᵀ ∂f/∂p` into `vp`, returning true; or
+    /// false (the default) to have them by forward-mode AD. Used by the
+    /// discrete adjoint.
+    fn drift_vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+    ) -> bool {
+        let _ = (v, u, p, t, vu, vp);
+        false
+    }
+    /// The same for the diffusion (diagonal or scalar noise: `g` has `n`
+    /// entries, and `v` weighs them).
+    fn diffusion_vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+    ) -> bool {
+        let _ = (v, u, p, t, vu, vp);
+        false
+    }
     /// The number of states, when fixed (checked on construction).
     fn num_states(&self) -> Option<usize> {
         None

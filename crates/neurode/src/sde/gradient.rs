@@ -1,0 +1,283 @@
+//! Gradients of a loss of an SDE solve with its Brownian path fixed:
+//! forward mode through any method, or the discrete adjoint — the exact
+//! gradient of the computed Euler–Maruyama path, accumulated backwards over
+//! its steps from vector–Jacobian products of drift and diffusion (analytic
+//! where the function gives them, as neural SDEs do; AD otherwise).
+
+use num_dual::DualSVec64;
+
+use super::brownian::{BrownianPath, NoiseSource};
+use super::methods::{SdeMethod, Work};
+use super::problem::{Noise, SdeFunction, SdeProblem};
+use crate::error::Error;
+use crate::problem::OdeFunction;
+use crate::scalar::Scalar;
+use crate::sensitivity::{Loss, VjpWork, vjp};
+use crate::solve::{FixedGrid, SolveOptions, Stepping};
+
+/// How to differentiate an SDE solve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdeSensitivity {
+    /// Dual numbers through the solver (any method), eight parameters per
+    /// solve.
+    ForwardMode,
+    /// Backwards over the stored steps (Euler–Maruyama; diagonal or scalar
+    /// noise): one pass whatever the number of parameters.
+    Discrete,
+}
+
+/// The drift seen as a right-hand side (so the AD fallback of [`vjp`]
+/// serves it).
+struct DriftView<'a, F>(&'a F);
+/// The diffusion (`n` entries) seen as a right-hand side.
+struct DiffusionView<'a, F>(&'a F);
+
+impl<F: SdeFunction> OdeFunction for DriftView<'_, F> {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        self.0.drift(du, u, p, t)
+    }
+    fn vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+        _vt: Option<&mut T>,
+    ) -> bool {
+        self.0.drift_vjp(v, u, p, t, vu, vp)
+    }
+}
+
+impl<F: SdeFunction> OdeFunction for DiffusionView<'_, F> {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        self.0.diffusion(du, u, p, t)
+    }
+    fn vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+        _vt: Option<&mut T>,
+    ) -> bool {
+        self.0.diffusion_vjp(v, u, p, t, vu, vp)
+    }
+}
+
+impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
+    /// `loss` of the solve along the Brownian path of `seed` (fixed steps,
+    /// saves from `opts`) and its gradient with respect to `p`.
+    pub fn loss_and_gradient<M: SdeMethod, L: Loss>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        loss: &L,
+        seed: u64,
+        sensitivity: SdeSensitivity,
+    ) -> Result<(f64, Vec<f64>), Error> {
+        match sensitivity {
+            SdeSensitivity::ForwardMode => self.forward_gradient(method, opts, loss, seed),
+            SdeSensitivity::Discrete => {
+                if !M::HAS_DISCRETE_ADJOINT
+                    || !matches!(self.f.noise(), Noise::Diagonal | Noise::Scalar)
+                {
+                    return Err(Error::Unsupported(format!(
+                        "the discrete adjoint of {} with {:?} noise (Euler–Maruyama with diagonal \
+                         or scalar noise; ForwardMode otherwise)",
+                        M::NAME,
+                        self.f.noise()
+                    )));
+                }
+                self.discrete_gradient(opts, loss, seed)
+            }
+        }
+    }
+
+    fn forward_gradient<M: SdeMethod, L: Loss>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        loss: &L,
+        seed: u64,
+    ) -> Result<(f64, Vec<f64>), Error> {
+        let (n, np) = (self.len(), self.p.len());
+        let mut grad = vec![0.0; np];
+        let mut value = f64::NAN;
+        for start in (0..np.max(1)).step_by(8) {
+            let lift = |x: f64| DualSVec64::<8>::from_re(x);
+            let p: Vec<_> = self
+                .p
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    if (start..start + 8).contains(&i) {
+                        lift(x).derivative(i - start)
+                    } else {
+                        lift(x)
+                    }
+                })
+                .collect();
+            let dual = SdeProblem {
+                f: self.f.clone(),
+                u0: self.u0.iter().map(|&x| lift(x)).collect(),
+                tspan: (lift(self.tspan.0), lift(self.tspan.1)),
+                p,
+            };
+            let sol = dual.solve(method, opts, seed)?;
+            crate::sensitivity::check_success(&sol, "forward")?;
+            loss.check(sol.len(), n)?;
+            let t: Vec<f64> = sol.t.iter().map(|t| t.re).collect();
+            let l = loss.value(&t, sol.u_flat(), n);
+            value = l.re;
+            if let Some(e) = l.eps.0.as_ref() {
+                for (lane, g) in grad.iter_mut().skip(start).take(8).enumerate() {
+                    *g = e[lane];
+                }
+            }
+        }
+        Ok((value, grad))
+    }
+
+    /// Euler–Maruyama forward, storing every step, then backwards:
+    /// `λ_k = λ_{k+1} + h J_fᵀ λ_{k+1} + J_gᵀ (λ_{k+1} ⊙ ΔW)` and
+    /// `p̄ += h ∂fᵀ/∂p λ_{k+1} + ∂gᵀ/∂p (λ_{k+1} ⊙ ΔW)`, with the loss's
+    /// gradient added at the saved points.
+    fn discrete_gradient<L: Loss>(
+        &self,
+        opts: &SolveOptions,
+        loss: &L,
+        seed: u64,
+    ) -> Result<(f64, Vec<f64>), Error> {
+        self.validate()?;
+        let (n, np, shape) = (self.len(), self.p.len(), self.f.noise());
+        let m = shape.processes(n);
+        let (t0, t1) = (self.tspan.0, self.tspan.1);
+        opts.validate(n, t0, t1)?;
+        let Stepping::Fixed(dt) = opts.stepping else {
+            return Err(Error::NeedsFixedStep {
+                method: "EulerMaruyama",
+            });
+        };
+        // Forward, keeping each step's start, size and increments.
+        let mut noise = BrownianPath::new(m, seed);
+        let mut grid = FixedGrid::new(&opts.saveat, t0, t1, dt);
+        let mut work = Work::<f64>::new(n, np, shape);
+        let (mut states, mut steps, mut dws) = (self.u0.clone(), Vec::new(), Vec::new());
+        let mut saved: Vec<(f64, usize)> = Vec::new(); // (time, state index)
+        if grid.saves_start(t0) {
+            saved.push((t0, 0));
+        }
+        let mut u_new = vec![0.0; n];
+        let mut dw = vec![0.0; m];
+        let mut t = t0;
+        while let Some(step) = grid.next(t) {
+            let h = if step.lands { step.target - t } else { step.h };
+            noise.increment(t, h, &mut dw);
+            work.dw.copy_from_slice(&dw);
+            let u = &states[states.len() - n..];
+            super::methods::EulerMaruyama.step(&self.f, &self.p, t, h, u, &mut u_new, &mut work);
+            if !u_new.iter().all(|x| x.is_finite()) {
+                return Err(Error::SolveFailed {
+                    stage: "forward",
+                    method: "EulerMaruyama",
+                    retcode: crate::ReturnCode::Unstable,
+                    t,
+                });
+            }
+            steps.push((t, h));
+            dws.extend_from_slice(&dw);
+            states.extend_from_slice(&u_new);
+            t = if step.lands { step.target } else { t + h };
+            let (save, done) = grid.after(&step);
+            if save {
+                saved.push((t, steps.len()));
+            }
+            if done {
+                break;
+            }
+        }
+        loss.check(saved.len(), n)?;
+        let ts: Vec<f64> = saved.iter().map(|s| s.0).collect();
+        let us: Vec<f64> = saved
+            .iter()
+            .flat_map(|&(_, k)| states[k * n..(k + 1) * n].iter().copied())
+            .collect();
+        let mut dl_du = vec![0.0; us.len()];
+        let value = loss.value_and_gradient(&ts, &us, n, &mut dl_du);
+
+        // Backwards over the steps.
+        let mut lambda = vec![0.0; n];
+        let mut grad = vec![0.0; np];
+        let (mut vu, mut vp) = (vec![0.0; n], vec![0.0; np]);
+        let mut weights = vec![0.0; n];
+        let mut next = vec![0.0; n];
+        let mut vjp_work = VjpWork::<f64>::new(n, np);
+        let mut next_saved = saved.len();
+        for k in (0..=steps.len()).rev() {
+            // The loss's gradient at a save of state k.
+            while next_saved > 0 && saved[next_saved - 1].1 == k {
+                next_saved -= 1;
+                for (l, g) in lambda
+                    .iter_mut()
+                    .zip(&dl_du[next_saved * n..(next_saved + 1) * n])
+                {
+                    *l += g;
+                }
+            }
+            if k == 0 {
+                break;
+            }
+            let (ts, h) = steps[k - 1];
+            let u = &states[(k - 1) * n..k * n];
+            let dwk = &dws[(k - 1) * m..k * m];
+            vjp(
+                &DriftView(&self.f),
+                &lambda,
+                u,
+                &self.p,
+                ts,
+                &mut vu,
+                &mut vp,
+                None,
+                &mut vjp_work,
+            );
+            for ((x, l), a) in next.iter_mut().zip(&lambda).zip(&vu) {
+                *x = l + h * a;
+            }
+            for (g, a) in grad.iter_mut().zip(&vp) {
+                *g += h * a;
+            }
+            for (i, w) in weights.iter_mut().enumerate() {
+                *w = lambda[i]
+                    * if shape == Noise::Scalar {
+                        dwk[0]
+                    } else {
+                        dwk[i]
+                    };
+            }
+            vjp(
+                &DiffusionView(&self.f),
+                &weights,
+                u,
+                &self.p,
+                ts,
+                &mut vu,
+                &mut vp,
+                None,
+                &mut vjp_work,
+            );
+            for (l, a) in next.iter_mut().zip(&vu) {
+                *l += a;
+            }
+            for (g, a) in grad.iter_mut().zip(&vp) {
+                *g += a;
+            }
+            std::mem::swap(&mut lambda, &mut next);
+        }
+        Ok((value, grad))
+    }
+}
