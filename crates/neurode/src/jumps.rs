@@ -26,8 +26,11 @@ use rand_distr::{Distribution, Exp1, Open01};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::error::{Error, check_finite};
+use crate::methods::OdeMethod;
+use crate::problem::{OdeFunction, OdeProblem};
 use crate::sde::{Ensemble, EnsembleOptions};
 use crate::solve::{ReturnCode, Solution};
+use crate::solve::{SaveAt, SolveOptions};
 
 /// One kind of jump: how often it happens in a state, and what it does.
 pub trait Jump: Send + Sync {
@@ -154,41 +157,20 @@ impl JumpProblem {
         let mut next = 0;
         let mut jumps = 0;
         let retcode = loop {
-            for (r, j) in rates.iter_mut().zip(&self.jumps) {
-                *r = j.rate(&u, t);
-            }
-            if rates.iter().any(|r| !(r.is_finite() && *r >= 0.0)) {
-                break ReturnCode::Unstable;
-            }
-            let total: f64 = rates.iter().sum();
-            let wait = if total > 0.0 {
-                let e: f64 = Exp1.sample(&mut rng);
-                e / total
-            } else {
-                f64::INFINITY
+            let jump = match next_jump(&self.jumps, &mut rates, &u, t, &mut rng) {
+                Ok(jump) => jump,
+                Err(code) => break code,
             };
-            let t_jump = t + wait;
+            let t_jump = jump.map_or(f64::INFINITY, |(wait, _)| t + wait);
             // Saves before the next jump see the current state.
             while next < saves.len() && saves[next] < t_jump {
                 sol.push(saves[next], &u);
                 next += 1;
             }
-            if t_jump > self.tspan.1 {
+            let Some((_, which)) = jump.filter(|_| t_jump <= self.tspan.1) else {
                 t = self.tspan.1;
                 break ReturnCode::Success;
-            }
-            // Which jump: the first whose cumulative rate passes r·total.
-            let x: f64 = Open01.sample(&mut rng);
-            let target = x * total;
-            let mut acc = 0.0;
-            let mut which = rates.len() - 1;
-            for (i, &r) in rates.iter().enumerate() {
-                acc += r;
-                if acc >= target && r > 0.0 {
-                    which = i;
-                    break;
-                }
-            }
+            };
             t = t_jump;
             self.jumps[which].affect(&mut u, t);
             jumps += 1;
@@ -220,5 +202,128 @@ impl JumpProblem {
         };
         let results = crate::sde::run_paths(eopts.trajectories, run);
         Ok(Ensemble::gather(t, self.species, results))
+    }
+}
+
+/// Draws the next jump from `rates` (filled at `(u, t)`): the waiting time
+/// and which jump, or `None` when no jump can happen.
+fn next_jump(
+    jumps: &[Box<dyn Jump>],
+    rates: &mut [f64],
+    u: &[f64],
+    t: f64,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<Option<(f64, usize)>, ReturnCode> {
+    for (r, j) in rates.iter_mut().zip(jumps) {
+        *r = j.rate(u, t);
+    }
+    if rates.iter().any(|r| !(r.is_finite() && *r >= 0.0)) {
+        return Err(ReturnCode::Unstable);
+    }
+    let total: f64 = rates.iter().sum();
+    if total <= 0.0 {
+        return Ok(None);
+    }
+    let e: f64 = Exp1.sample(rng);
+    let x: f64 = Open01.sample(rng);
+    let target = x * total;
+    let mut acc = 0.0;
+    let mut which = rates.len() - 1;
+    for (i, &r) in rates.iter().enumerate() {
+        acc += r;
+        if acc >= target && r > 0.0 {
+            which = i;
+            break;
+        }
+    }
+    Ok(Some((e / total, which)))
+}
+
+impl<F: OdeFunction + Clone> OdeProblem<F> {
+    /// A jump–ODE hybrid (a piecewise-deterministic process): the ODE flows
+    /// between jumps, whose rates are taken as constant between jumps
+    /// (DifferentialEquations.jl's `ConstantRateJump` semantics); at each
+    /// jump time drawn from them the solve stops, the jump changes the
+    /// state, and the ODE restarts. Saves follow `opts.saveat` (a grid or
+    /// times; `EveryStep` keeps every step of every piece).
+    pub fn solve_with_jumps<M: OdeMethod + Clone>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        jumps: &[Box<dyn Jump>],
+        seed: u64,
+    ) -> Result<Solution, Error> {
+        self.validate()?;
+        let (t0, t1) = self.tspan();
+        if t1 <= t0 {
+            return Err(Error::Unsupported(
+                "a jump process runs forwards: tspan.1 > tspan.0".into(),
+            ));
+        }
+        let n = self.len();
+        opts.validate(n, t0, t1)?;
+        let every = matches!(opts.saveat, SaveAt::EveryStep);
+        let saves = crate::solve::save_grid(&opts.saveat, t0, t1, 1.0);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut rates = vec![0.0; jumps.len()];
+        let mut out = Solution::new(n, "ODE with jumps", t0);
+        let mut u = self.u0().to_vec();
+        let mut t = t0;
+        let mut first = true;
+        let retcode = loop {
+            let next = match next_jump(jumps, &mut rates, &u, t, &mut rng) {
+                Ok(next) => next,
+                Err(code) => break code,
+            };
+            let t_next = next.map_or(t1, |(wait, _)| (t + wait).min(t1));
+            if t_next > t {
+                let piece = self.clone().with_u0(u.clone())?.with_tspan((t, t_next))?;
+                let mut o = opts.clone();
+                if !every {
+                    let inside: Vec<f64> = saves
+                        .iter()
+                        .copied()
+                        .filter(|&s| (s > t || (first && s == t)) && s <= t_next)
+                        .collect();
+                    o = o.saveat(inside);
+                }
+                let sol = piece.solve(method.clone(), &o)?;
+                for (i, (ts, x)) in sol.iter().enumerate() {
+                    if every && !first && i == 0 {
+                        continue;
+                    }
+                    out.push(ts, x);
+                }
+                out.stats.f_evals += sol.stats.f_evals;
+                out.stats.accepted += sol.stats.accepted;
+                out.stats.rejected += sol.stats.rejected;
+                u = sol.u_end().to_vec();
+                if !sol.is_success() {
+                    t = sol.span().1;
+                    break sol.retcode;
+                }
+            } else if first && !every && saves.first() == Some(&t0) {
+                out.push(t0, &u);
+            }
+            first = false;
+            t = t_next;
+            match next {
+                Some((_, which)) if t < t1 => {
+                    jumps[which].affect(&mut u, t);
+                    out.events.push(crate::EventRecord {
+                        t,
+                        kind: crate::EventKind::Jump(which),
+                    });
+                    if every {
+                        out.push(t, &u);
+                    }
+                }
+                _ => break ReturnCode::Success,
+            }
+        };
+        out.retcode = retcode;
+        out.reached = (t0, t);
+        out.end = u;
+        Ok(out)
     }
 }

@@ -106,3 +106,53 @@ fn bad_problems_and_rates_are_reported() {
     let sol = negative.solve(&[0.5], 1).unwrap();
     assert_eq!(sol.retcode, ReturnCode::Unstable);
 }
+
+ode_system! {
+    /// Exponential decay.
+    struct Decay;
+    fn rhs<T>(t; u; k) -> (du) {
+        du = -k * u;
+    }
+}
+
+#[test]
+fn an_ode_with_jumps_has_the_shot_noise_mean_and_variance() {
+    // u' = −k u, +1 at rate λ: E u(t) = u0 e^{−kt} + λ/k (1 − e^{−kt}),
+    // Var u(t) = λ/(2k) (1 − e^{−2kt}) (Campbell's theorem).
+    let (k, lambda, u0, t) = (0.8, 3.0, 2.0, 4.0);
+    let prob = OdeProblem::new(Decay, vec![u0], (0.0, t), vec![k]).unwrap();
+    let jumps: Vec<Box<dyn Jump>> = vec![Box::new(ConstantRateJump::new(
+        move |_u: &[f64], _t| lambda,
+        |u: &mut [f64], _t| u[0] += 1.0,
+    ))];
+    let opts = SolveOptions::default()
+        .tolerances(1e-10, 1e-10)
+        .saveat(vec![1.0, t]);
+    let paths = 4000;
+    let ends: Vec<f64> = (0..paths)
+        .map(|s| {
+            let sol = prob.solve_with_jumps(Tsit5, &opts, &jumps, s).unwrap();
+            assert_eq!(sol.retcode, ReturnCode::Success);
+            assert_eq!(sol.t, vec![1.0, t]);
+            sol.u(1)[0]
+        })
+        .collect();
+    let mean = ends.iter().sum::<f64>() / paths as f64;
+    let var = ends.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (paths - 1) as f64;
+    let m = u0 * (-k * t).exp() + lambda / k * (1.0 - (-k * t).exp());
+    let v = lambda / (2.0 * k) * (1.0 - (-2.0 * k * t).exp());
+    let se = (v / paths as f64).sqrt();
+    assert!((mean - m).abs() < 4.0 * se, "mean {mean} vs {m} ± {se}");
+    assert!((var / v - 1.0).abs() < 0.1, "variance {var} vs {v}");
+    // Between jumps the flow is the ODE's; each jump adds exactly one.
+    let every = SolveOptions::default()
+        .tolerances(1e-10, 1e-10)
+        .save_everystep();
+    let sol = prob.solve_with_jumps(Tsit5, &every, &jumps, 3).unwrap();
+    assert!(!sol.events.is_empty());
+    for ev in &sol.events {
+        assert_eq!(ev.kind, neurode::EventKind::Jump(0));
+        let i = sol.t.iter().rposition(|&s| s == ev.t).unwrap();
+        assert!((sol.u(i)[0] - sol.u(i - 1)[0] - 1.0).abs() < 1e-12);
+    }
+}

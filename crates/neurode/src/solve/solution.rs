@@ -39,6 +39,8 @@ pub enum EventKind {
     AfterStep,
     /// A preset-time callback.
     PresetTime,
+    /// Jump `i` of a jump process.
+    Jump(usize),
 }
 
 /// A callback that fired during a solve.
