@@ -6,6 +6,13 @@
 //! Every explicit Runge–Kutta method of the suite can be used; each piece
 //! starts afresh at its breakpoint, so the low-order derivative jumps the
 //! history causes there never fall inside a step.
+//!
+//! Delays may depend on the state (`h.at(t − τ(u, t))`) as long as they are
+//! never shorter than the smallest declared lag: pieces are at most that
+//! long, so every query lands in a solved piece (their own propagated
+//! breakpoints are not tracked, which costs order there, not convergence).
+//! A query past the solved pieces reads NaN and the solve stops as
+//! `Unstable`.
 
 use std::any::Any;
 
@@ -328,6 +335,13 @@ impl<F: DdeFunction, T: Scalar> History<T> for HistoryView<'_, F, T> {
             .saturating_sub(1);
         let piece = &pieces[idx];
         let end = piece.span().1;
+        // Past the solved pieces (a lag shorter than the smallest declared
+        // one): unknown, so NaN — the solve then stops as Unstable rather
+        // than read a guess. Rounding at a piece's end is clamped.
+        if t.real() > end.real() + 1e-12 * end.real().abs().max(1.0) {
+            out.fill(T::cst(f64::NAN));
+            return;
+        }
         let t = if t.real() > end.real() { end } else { t };
         if piece.u_at_into(t, out).is_err() {
             out.fill(T::cst(f64::NAN));

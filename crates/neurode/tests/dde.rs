@@ -206,3 +206,40 @@ fn a_neural_delay_equation_differentiates_through_its_network_and_lag() {
         );
     }
 }
+
+/// `u'(t) = −u(t − 1 − u(t)²/2)`: a state-dependent delay never shorter
+/// than 1.
+#[derive(Clone)]
+struct StateLag(f64);
+impl DdeFunction for StateLag {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], h: &dyn History<T>, _p: &[T], t: T) {
+        let mut past = [T::zero()];
+        h.at(t - T::cst(self.0) - (u[0] * u[0]).scaled(0.5), &mut past);
+        du[0] = -past[0];
+    }
+    fn history<T: Scalar>(&self, out: &mut [T], _p: &[T], _t: T) {
+        out[0] = T::one();
+    }
+}
+
+#[test]
+fn state_dependent_delays_converge_and_too_short_ones_stop_the_solve() {
+    let prob = DdeProblem::new(StateLag(1.0), vec![1.0], (0.0, 6.0), vec![], vec![1.0]).unwrap();
+    let at = |m: &dyn Fn(&SolveOptions) -> Solution, tol: f64| {
+        m(&SolveOptions::default()
+            .tolerances(tol, tol)
+            .saveat_step(0.5))
+    };
+    let vern = at(&|o| prob.solve(MethodOfSteps(Vern7), o).unwrap(), 1e-11);
+    let tsit = at(&|o| prob.solve(MethodOfSteps(Tsit5), o).unwrap(), 1e-9);
+    assert_eq!(vern.retcode, ReturnCode::Success);
+    for ((_, a), (_, b)) in vern.iter().zip(tsit.iter()) {
+        assert!((a[0] - b[0]).abs() < 1e-6, "{} vs {}", a[0], b[0]);
+    }
+    // Declaring a minimum lag the delay undercuts is caught, not guessed.
+    let wrong = DdeProblem::new(StateLag(0.05), vec![1.0], (0.0, 2.0), vec![], vec![0.5]).unwrap();
+    let sol = wrong
+        .solve(MethodOfSteps(Tsit5), &SolveOptions::default())
+        .unwrap();
+    assert!(!sol.is_success(), "{:?}", sol.retcode);
+}
