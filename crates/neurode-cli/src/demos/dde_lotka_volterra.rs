@@ -4,15 +4,12 @@
 //! forward mode through the method of steps.
 
 use std::path::Path;
-use std::time::Instant;
 
 use neurode::dde::{DdeFunction, DdeProblem, History, MethodOfSteps};
-use neurode::optim::Adam;
-use neurode::plot::{Chart, Mark, Series, plot_loss, save_gif};
+use neurode::plot::{Chart, Mark, Series};
 use neurode::prelude::*;
-use neurode::train::{Control, TrainOptions, train};
 
-use super::lotka_volterra_fit::P0;
+use super::fit::{FitOutcome, FitProblem, run_and_report};
 
 /// The seed's `x' = (α − β y) x(t − 0.1)`, `y' = (δ x − γ) y` with
 /// `p = (α, β, δ, γ)`, history 1.
@@ -50,33 +47,40 @@ fn options() -> SolveOptions {
         .saveat_step(0.1)
 }
 
-fn frame(p: &[f64], title: String) -> Result<Chart, Error> {
-    let sol = problem(p)?.solve(MethodOfSteps(Tsit5), &options().saveat_step(0.05))?;
-    let mut chart = Chart::new(title, "t", "population").with_bounds((0.0, 10.0), (0.0, 6.0));
-    for (j, label) in ["x (rabbits)", "y (wolves)"].into_iter().enumerate() {
-        chart.series.push(Series {
-            label: label.into(),
-            x: sol.t.clone(),
-            y: sol.component(j),
-            mark: Mark::Line,
-            color: j,
-        });
-    }
-    Ok(chart)
-}
+/// The delayed fit, gradients by forward mode through the method of steps.
+pub struct DdeFit;
 
-/// What the training reached.
-pub struct DdeFit {
-    /// The loss at each iteration, and after the last.
-    pub losses: Vec<f64>,
-    /// The fitted parameters.
-    pub params: Vec<f64>,
-    /// `max_t |x(t) − 1|` on the save grid at the fitted parameters.
-    pub worst_deviation: f64,
-    /// Frames for the animation.
-    pub frames: Vec<Chart>,
-    /// Wall time of the training.
-    pub seconds: f64,
+impl FitProblem for DdeFit {
+    fn loss_and_gradient(&self, p: &[f64]) -> Result<(f64, Vec<f64>), Error> {
+        let loss = SumOfSquares::towards_constant(0, 1.0);
+        problem(p)?.loss_and_gradient(MethodOfSteps(Tsit5), &options(), &loss)
+    }
+
+    fn frame(&self, p: &[f64], title: String) -> Result<Chart, Error> {
+        let sol = problem(p)?.solve(MethodOfSteps(Tsit5), &options().saveat_step(0.05))?;
+        let mut chart = Chart::new(title, "t", "population").with_bounds((0.0, 10.0), (0.0, 6.0));
+        for (j, label) in ["x (rabbits)", "y (wolves)"].into_iter().enumerate() {
+            chart.series.push(Series {
+                label: label.into(),
+                x: sol.t.clone(),
+                y: sol.component(j),
+                mark: Mark::Line,
+                color: j,
+            });
+        }
+        Ok(chart)
+    }
+
+    fn assess(&self, p: &[f64]) -> Result<(f64, f64), Error> {
+        let sol = problem(p)?.solve(MethodOfSteps(Tsit5), &options())?;
+        let loss = SumOfSquares::towards_constant(0, 1.0).value(&sol.t, sol.u_flat(), 2);
+        let worst = sol
+            .component(0)
+            .iter()
+            .map(|x| (x - 1.0).abs())
+            .fold(0.0, f64::max);
+        Ok((loss, worst))
+    }
 }
 
 /// Trains from the seed's p = (2.2, 1, 2, 0.4).
@@ -84,52 +88,8 @@ pub fn fit(
     iterations: usize,
     frame_every: Option<usize>,
     progress: bool,
-) -> Result<DdeFit, Box<dyn std::error::Error>> {
-    let loss = SumOfSquares::towards_constant(0, 1.0);
-    let mut params = P0.to_vec();
-    let mut frames = Vec::new();
-    if frame_every.is_some() {
-        frames.push(frame(&params, "iteration 0".into())?);
-    }
-    let start = Instant::now();
-    let report = train(
-        &mut |p: &[f64], g: &mut [f64], _: usize| {
-            let (l, dp) = problem(p)?.loss_and_gradient(MethodOfSteps(Tsit5), &options(), &loss)?;
-            g.copy_from_slice(&dp);
-            Ok(l)
-        },
-        &mut params,
-        &mut Adam::new(0.1),
-        &TrainOptions::new(iterations).progress(progress),
-        |s| {
-            if let Some(every) = frame_every
-                && (s.iteration + 1) % every == 0
-                && let Ok(f) = frame(
-                    s.params,
-                    format!("iteration {}, loss {:.3}", s.iteration + 1, s.loss),
-                )
-            {
-                frames.push(f);
-            }
-            Control::Continue
-        },
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
-    let sol = problem(&params)?.solve(MethodOfSteps(Tsit5), &options())?;
-    let mut losses = report.losses;
-    losses.push(loss.value(&sol.t, sol.u_flat(), 2));
-    let worst_deviation = sol
-        .component(0)
-        .iter()
-        .map(|x| (x - 1.0).abs())
-        .fold(0.0, f64::max);
-    Ok(DdeFit {
-        losses,
-        params,
-        worst_deviation,
-        frames,
-        seconds,
-    })
+) -> Result<FitOutcome, Box<dyn std::error::Error>> {
+    super::fit::fit(&DdeFit, iterations, frame_every, progress)
 }
 
 /// Trains for 100 iterations; writes `dde_lotka_volterra.gif` and the loss
@@ -139,31 +99,13 @@ pub fn run(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
         "Delayed Lotka–Volterra (lag 0.1, history 1, method of steps with Tsit5): keep the rabbits \
          at 1 from p = (2.2, 1, 2, 0.4), ADAM(0.1), forward mode through the delays"
     );
-    let o = fit(100, Some(5), true)?;
-    let (first, last) = (o.losses[0], *o.losses.last().unwrap_or(&f64::NAN));
-    println!(
-        "loss {first:.3} → {last:.4} ({:.2}% of the start) in 100 iterations ({:.0} ms); \
-         p = ({:.4}, {:.4}, {:.4}, {:.4}); max |x(t) − 1| = {:.4}",
-        100.0 * last / first,
-        o.seconds * 1e3,
-        o.params[0],
-        o.params[1],
-        o.params[2],
-        o.params[3],
-        o.worst_deviation
-    );
-    save_gif(out.join("dde_lotka_volterra.gif"), &o.frames, 150)?;
-    plot_loss(
-        out.join("dde_lotka_volterra_loss.png"),
+    run_and_report(
+        &DdeFit,
+        out,
+        "dde_lotka_volterra",
         "Delayed Lotka–Volterra loss",
-        &o.losses,
-    )?;
-    println!("wrote {}", out.join("dde_lotka_volterra.gif").display());
-    println!(
-        "wrote {}",
-        out.join("dde_lotka_volterra_loss.png").display()
-    );
-    Ok(())
+        "max |x(t) − 1|",
+    )
 }
 
 #[cfg(test)]

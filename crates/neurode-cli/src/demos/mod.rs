@@ -2,6 +2,7 @@
 
 pub mod bouncing_ball;
 pub mod dde_lotka_volterra;
+pub mod fit;
 pub mod lotka_volterra;
 pub mod lotka_volterra_fit;
 pub mod ode_in_mlp;

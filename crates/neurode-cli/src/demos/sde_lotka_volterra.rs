@@ -5,16 +5,15 @@
 //! a batch of paths.
 
 use std::path::Path;
-use std::time::Instant;
 
 use neurode::num_dual::DualSVec64;
-use neurode::optim::Adam;
-use neurode::plot::{Chart, Mark, Series, plot_loss, save_gif};
+use neurode::plot::{Chart, Mark, Series};
 use neurode::prelude::*;
 use neurode::sde::{EulerMaruyama, SdeFunction, SdeProblem};
-use neurode::train::{Control, TrainOptions, train};
 
-use super::lotka_volterra_fit::P0;
+#[cfg(test)]
+use super::fit::P0;
+use super::fit::{FitOutcome, FitProblem, run_and_report};
 
 /// `dx = (a x − b x y) dt + 0.1 x dW₁`, `dy = (−c y + d x y) dt + 0.1 y dW₂`.
 #[derive(Clone, Copy, Debug)]
@@ -86,7 +85,7 @@ fn mean_paths<T: Scalar>(p: &[T]) -> Result<MeanPaths<T>, Error> {
 }
 
 /// `Σ_t (E x(t) − 1)²` over the batch, and its gradient by forward mode.
-pub fn loss_and_gradient(p: &[f64]) -> Result<(f64, [f64; 4]), Error> {
+pub fn loss_and_gradient(p: &[f64]) -> Result<(f64, Vec<f64>), Error> {
     let pd: Vec<DualSVec64<4>> = (0..4)
         .map(|i| DualSVec64::<4>::from_re(p[i]).derivative(i))
         .collect();
@@ -95,7 +94,7 @@ pub fn loss_and_gradient(p: &[f64]) -> Result<(f64, [f64; 4]), Error> {
         .iter()
         .map(|x| (*x - DualSVec64::from_re(1.0)) * (*x - DualSVec64::from_re(1.0)))
         .fold(DualSVec64::<4>::from_re(0.0), |a, b| a + b);
-    let mut g = [0.0; 4];
+    let mut g = vec![0.0; 4];
     for (i, gi) in g.iter_mut().enumerate() {
         *gi = l.eps.0.as_ref().map_or(0.0, |e| e[i]);
     }
@@ -132,18 +131,22 @@ fn frame(p: &[f64], title: String) -> Result<Chart, Error> {
     Ok(chart)
 }
 
-/// What the training reached.
-pub struct SdeFit {
-    /// The loss at each iteration, and after the last.
-    pub losses: Vec<f64>,
-    /// The fitted parameters.
-    pub params: Vec<f64>,
-    /// `max_t |E x(t) − 1|` over the batch at the fitted parameters.
-    pub worst_deviation: f64,
-    /// Frames for the animation.
-    pub frames: Vec<Chart>,
-    /// Wall time of the training.
-    pub seconds: f64,
+/// The stochastic fit, gradients by forward mode with the paths fixed.
+pub struct SdeFit;
+
+impl FitProblem for SdeFit {
+    fn loss_and_gradient(&self, p: &[f64]) -> Result<(f64, Vec<f64>), Error> {
+        loss_and_gradient(p)
+    }
+    fn frame(&self, p: &[f64], title: String) -> Result<Chart, Error> {
+        frame(p, title)
+    }
+    fn assess(&self, p: &[f64]) -> Result<(f64, f64), Error> {
+        let mx = mean_paths(p)?.x;
+        let loss = mx.iter().map(|x| (x - 1.0) * (x - 1.0)).sum();
+        let worst = mx.iter().map(|x| (x - 1.0).abs()).fold(0.0, f64::max);
+        Ok((loss, worst))
+    }
 }
 
 /// Trains from the seed's p = (2.2, 1, 2, 0.4) with ADAM(0.1).
@@ -151,47 +154,8 @@ pub fn fit(
     iterations: usize,
     frame_every: Option<usize>,
     progress: bool,
-) -> Result<SdeFit, Box<dyn std::error::Error>> {
-    let mut params = P0.to_vec();
-    let mut frames = Vec::new();
-    if frame_every.is_some() {
-        frames.push(frame(&params, "iteration 0".into())?);
-    }
-    let start = Instant::now();
-    let report = train(
-        &mut |p: &[f64], g: &mut [f64], _: usize| {
-            let (l, dp) = loss_and_gradient(p)?;
-            g.copy_from_slice(&dp);
-            Ok(l)
-        },
-        &mut params,
-        &mut Adam::new(0.1),
-        &TrainOptions::new(iterations).progress(progress),
-        |s| {
-            if let Some(every) = frame_every
-                && (s.iteration + 1) % every == 0
-                && let Ok(f) = frame(
-                    s.params,
-                    format!("iteration {}, loss {:.3}", s.iteration + 1, s.loss),
-                )
-            {
-                frames.push(f);
-            }
-            Control::Continue
-        },
-    )?;
-    let seconds = start.elapsed().as_secs_f64();
-    let mx = mean_paths(&params)?.x;
-    let mut losses = report.losses;
-    losses.push(mx.iter().map(|x| (x - 1.0) * (x - 1.0)).sum());
-    let worst_deviation = mx.iter().map(|x| (x - 1.0).abs()).fold(0.0, f64::max);
-    Ok(SdeFit {
-        losses,
-        params,
-        worst_deviation,
-        frames,
-        seconds,
-    })
+) -> Result<FitOutcome, Box<dyn std::error::Error>> {
+    super::fit::fit(&SdeFit, iterations, frame_every, progress)
 }
 
 /// Trains for 100 iterations; writes `sde_lotka_volterra.gif` and the loss
@@ -201,31 +165,13 @@ pub fn run(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
         "Stochastic Lotka–Volterra (noise 0.1·u, Euler–Maruyama dt = {DT}, {PATHS} fixed paths): \
          keep the mean rabbit population at 1, ADAM(0.1), forward mode through the SDE solver"
     );
-    let o = fit(100, Some(5), true)?;
-    let (first, last) = (o.losses[0], *o.losses.last().unwrap_or(&f64::NAN));
-    println!(
-        "loss {first:.3} → {last:.4} ({:.2}% of the start) in 100 iterations ({:.0} ms); \
-         p = ({:.4}, {:.4}, {:.4}, {:.4}); max |E x(t) − 1| = {:.4}",
-        100.0 * last / first,
-        o.seconds * 1e3,
-        o.params[0],
-        o.params[1],
-        o.params[2],
-        o.params[3],
-        o.worst_deviation
-    );
-    save_gif(out.join("sde_lotka_volterra.gif"), &o.frames, 150)?;
-    plot_loss(
-        out.join("sde_lotka_volterra_loss.png"),
+    run_and_report(
+        &SdeFit,
+        out,
+        "sde_lotka_volterra",
         "Stochastic Lotka–Volterra loss",
-        &o.losses,
-    )?;
-    println!("wrote {}", out.join("sde_lotka_volterra.gif").display());
-    println!(
-        "wrote {}",
-        out.join("sde_lotka_volterra_loss.png").display()
-    );
-    Ok(())
+        "max |E x(t) − 1|",
+    )
 }
 
 #[cfg(test)]

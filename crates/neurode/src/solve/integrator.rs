@@ -361,38 +361,32 @@ where
         // The earliest crossing of an event condition within the step cuts
         // it short: the step ends at the event, on the dense output.
         let mut fired = None;
+        let mut t_event = None;
         if n_events > 0 {
-            f.event_conditions(&mut g_new, u_new.as_ref(), p, t_new);
-            // The conditions at interior points too (as DifferentialEquations.jl's
-            // `interp_points`): a condition that crosses zero and back within
-            // one step is caught.
-            for j in 1..=EVENT_SAMPLES {
-                let th = T::cst(sample_theta(j));
+            // Every condition at a point θ of the step, on the interpolant.
+            let mut conditions_at = |theta: T, out: &mut [T]| {
                 method.interpolate(
                     &mut cache,
                     &mut rhs,
                     t,
                     dt,
                     u.as_ref(),
-                    th,
+                    theta,
                     scratch.as_mut(),
                 );
+                f.event_conditions(out, scratch.as_ref(), p, t + dt * theta);
+            };
+            f.event_conditions(&mut g_new, u_new.as_ref(), p, t_new);
+            // The conditions at interior points too (as DifferentialEquations.jl's
+            // `interp_points`): a condition that crosses zero and back within
+            // one step is caught.
+            for j in 1..=EVENT_SAMPLES {
                 let g_j = &mut g_samples[(j - 1) * n_events..j * n_events];
-                f.event_conditions(g_j, scratch.as_ref(), p, t + dt * th);
+                conditions_at(T::cst(sample_theta(j)), g_j);
             }
             for i in 0..n_events {
                 let mut g_at = |theta: f64| {
-                    let th = T::cst(theta);
-                    method.interpolate(
-                        &mut cache,
-                        &mut rhs,
-                        t,
-                        dt,
-                        u.as_ref(),
-                        th,
-                        scratch.as_mut(),
-                    );
-                    f.event_conditions(&mut g_probe, scratch.as_ref(), p, t + dt * th);
+                    conditions_at(T::cst(theta), &mut g_probe);
                     g_probe[i].real()
                 };
                 // A condition sitting on zero (it just fired) takes its sign
@@ -424,42 +418,33 @@ where
                     (a, ga) = (b, gb);
                 }
             }
-        }
-        if let Some((i, theta)) = fired {
-            let mut t_event = t + dt * T::cst(theta);
-            if !T::PLAIN {
-                // Derivatives of the event time by the implicit function
-                // theorem: one Newton step on g(u(t), t) = 0 in the scalar
-                // type moves only the derivative parts.
-                let mut g_at = |th: f64| {
-                    let th = T::cst(th);
-                    method.interpolate(
-                        &mut cache,
-                        &mut rhs,
-                        t,
-                        dt,
-                        u.as_ref(),
-                        th,
-                        scratch.as_mut(),
-                    );
-                    f.event_conditions(&mut g_probe, scratch.as_ref(), p, t + dt * th);
-                    g_probe[i]
-                };
-                let g = g_at(theta);
-                let d = 1e-6_f64.min(theta).min(1.0 - theta).max(1e-9);
-                let slope = (g_at((theta + d).min(1.0)).real() - g_at((theta - d).max(0.0)).real())
-                    / ((theta + d).min(1.0) - (theta - d).max(0.0))
-                    / dt.real();
-                if slope != 0.0 && slope.is_finite() {
-                    t_event -= (g - T::cst(g.real())).scaled(1.0 / slope);
+            if let Some((i, theta)) = fired {
+                let mut te = t + dt * T::cst(theta);
+                if !T::PLAIN {
+                    // Derivatives of the event time by the implicit function
+                    // theorem: one Newton step on g(u(t), t) = 0 in the
+                    // scalar type moves only the derivative parts.
+                    let mut g_at = |th: f64| {
+                        conditions_at(T::cst(th), &mut g_probe);
+                        g_probe[i]
+                    };
+                    let g = g_at(theta);
+                    let (lo, hi) = ((theta - 1e-6).max(0.0), (theta + 1e-6).min(1.0));
+                    let slope = (g_at(hi).real() - g_at(lo).real()) / (hi - lo) / dt.real();
+                    if slope != 0.0 && slope.is_finite() {
+                        te -= (g - T::cst(g.real())).scaled(1.0 / slope);
+                    }
                 }
+                t_event = Some(te);
             }
-            let th = (t_event - t) / dt;
+        }
+        if let Some(te) = t_event {
+            let th = (te - t) / dt;
             method.interpolate(&mut cache, &mut rhs, t, dt, u.as_ref(), th, u_new.as_mut());
-            if t_event.real() != stop.real() {
+            if te.real() != stop.real() {
                 lands = false;
             }
-            t_new = t_event;
+            t_new = te;
         }
 
         // Save what lies in (t, t_new].
