@@ -102,9 +102,13 @@ impl<N: OdeMethod, S: OdeMethod> OdeMethod for AutoSwitch<N, S> {
         dim: D,
         setup: &Setup<'_, F, T>,
     ) -> Self::Cache<T, D> {
+        let mut nonstiff = self.nonstiff.new_cache(dim, setup);
+        self.nonstiff.track_stiffness(&mut nonstiff);
+        let mut stiff = self.stiff.new_cache(dim, setup);
+        self.stiff.track_stiffness(&mut stiff);
         AutoCache {
-            nonstiff: self.nonstiff.new_cache(dim, setup),
-            stiff: self.stiff.new_cache(dim, setup),
+            nonstiff,
+            stiff,
             on_stiff: false,
             streak: 0,
             stiff_steps: 0,

@@ -288,6 +288,13 @@ pub trait OdeMethod {
         None
     }
 
+    /// Asks the cache to keep [`stiffness_estimate`](Self::stiffness_estimate)
+    /// up to date (a cost most solves need not pay; stiffness switching
+    /// turns it on).
+    fn track_stiffness<T: Scalar, D: Dim>(&self, cache: &mut Self::Cache<T, D>) {
+        let _ = cache;
+    }
+
     /// Adds what the method counted itself (steps per method of an
     /// automatic-switching solve) to the solution's statistics.
     fn report<T: Scalar, D: Dim>(&self, cache: &Self::Cache<T, D>, stats: &mut Stats) {

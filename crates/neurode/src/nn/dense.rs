@@ -62,10 +62,7 @@ impl Layer for Dense {
         let (w, b) = p.split_at(self.input * self.output);
         let (z, out) = tape.split_at_mut(self.output);
         for ((zi, row), &bi) in z.iter_mut().zip(w.chunks_exact(self.input)).zip(b) {
-            *zi = row
-                .iter()
-                .zip(x)
-                .fold(bi, |acc, (&wij, &xj)| acc + wij * xj);
+            *zi = bi + dot(row, x);
         }
         self.activation.apply_slice(z, out);
         y.copy_from_slice(out);
@@ -162,6 +159,22 @@ impl Layer for Dense {
         matmul(wbar, wl, zbar, zl, x, xl.t(), true);
         matmul(xbar, xl, w, wl.t(), zbar, zl, false);
     }
+}
+
+/// `Σ a_i b_i` with four running sums, so long rows do not wait on one
+/// chain of additions.
+#[inline(always)]
+fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let tail = ra.iter().zip(rb).fold(T::zero(), |s, (&x, &y)| s + x * y);
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// An elementwise map as a layer of its own (the seed's `x -> x.^3`).

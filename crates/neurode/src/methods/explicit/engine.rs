@@ -47,6 +47,8 @@ pub struct ErkCache<T: Scalar, D: Dim> {
     /// The last accepted step's eigenvalue estimate (FSAL methods with a
     /// stability size), see [`ErkCache::eigenvalue_estimate`].
     eigen_estimate: Option<f64>,
+    /// Whether to compute it (stiffness switching asks).
+    track_stiffness: bool,
 }
 
 impl<T: Scalar, D: Dim> ErkCache<T, D> {
@@ -291,6 +293,7 @@ impl<M: ErkMethod> OdeMethod for M {
             extras_ready: 0,
             end_pending: false,
             eigen_estimate: None,
+            track_stiffness: false,
         }
     }
 
@@ -373,7 +376,9 @@ impl<M: ErkMethod> OdeMethod for M {
         u_new: &[T],
     ) {
         let tab = &M::TABLEAU;
-        c.eigen_estimate = c.eigenvalue_estimate::<M>(u_new);
+        if c.track_stiffness {
+            c.eigen_estimate = c.eigenvalue_estimate::<M>(u_new);
+        }
         if tab.fsal {
             c.extras_ready = 0;
         } else {
@@ -401,6 +406,10 @@ impl<M: ErkMethod> OdeMethod for M {
 
     fn stiffness_estimate<T: Scalar, D: Dim>(&self, c: &ErkCache<T, D>) -> Option<f64> {
         c.eigen_estimate
+    }
+
+    fn track_stiffness<T: Scalar, D: Dim>(&self, c: &mut ErkCache<T, D>) {
+        c.track_stiffness = true;
     }
 
     fn dense_width(&self, n: usize) -> usize {
