@@ -379,8 +379,9 @@ fn adaptive_sriw1_keeps_the_law_of_the_solution_through_rejections() {
     );
 }
 
-#[test]
-fn a_neural_sde_layer_backpropagates_like_finite_differences_with_its_noise_fixed() {
+/// A neural SDE layer's backward pass against central differences of its
+/// forward pass (parameters and input), the noise fixed.
+fn check_neural_sde_layer<M: SdeMethod>(method: M) {
     use neurode::nn::{Activation::*, Chain, Layer, NeuralSde, NnRng};
     use rand::SeedableRng;
     let drift = Chain::new(2).dense(8, Tanh).dense(2, Identity);
@@ -388,7 +389,7 @@ fn a_neural_sde_layer_backpropagates_like_finite_differences_with_its_noise_fixe
     let opts = SolveOptions::default()
         .fixed_dt(0.01)
         .saveat(vec![0.5, 1.0]);
-    let layer = NeuralSde::new(drift, diffusion, (0.0, 1.0), Milstein, opts, 17).unwrap();
+    let layer = NeuralSde::new(drift, diffusion, (0.0, 1.0), method, opts, 17).unwrap();
     assert_eq!((layer.in_dim(), layer.out_dim()), (2, 4));
     let p = layer.init_params(&mut NnRng::seed_from_u64(4));
     let x = [0.3, -0.7];
@@ -412,7 +413,8 @@ fn a_neural_sde_layer_backpropagates_like_finite_differences_with_its_noise_fixe
         let fd = (weighted(&a, &x) - weighted(&b, &x)) / (2.0 * h);
         assert!(
             (pbar[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
-            "p[{k}]: {} vs {fd}",
+            "{}: p[{k}]: {} vs {fd}",
+            M::NAME,
             pbar[k]
         );
     }
@@ -423,10 +425,18 @@ fn a_neural_sde_layer_backpropagates_like_finite_differences_with_its_noise_fixe
         let fd = (weighted(&p, &a) - weighted(&p, &b)) / (2.0 * h);
         assert!(
             (xbar[k] - fd).abs() < 1e-6 * fd.abs().max(1.0),
-            "x[{k}]: {} vs {fd}",
+            "{}: x[{k}]: {} vs {fd}",
+            M::NAME,
             xbar[k]
         );
     }
+}
+
+#[test]
+fn a_neural_sde_layer_backpropagates_like_finite_differences_with_its_noise_fixed() {
+    // Forward mode (Milstein) and the discrete adjoint (Euler–Maruyama).
+    check_neural_sde_layer(Milstein);
+    check_neural_sde_layer(EulerMaruyama);
 }
 
 #[test]

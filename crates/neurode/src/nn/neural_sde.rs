@@ -1,7 +1,8 @@
 //! Neural SDEs: drift and diffusion networks, `du = f_θ(u) dt + g_φ(u) ∘ dW`
 //! (diagonal Itô noise), as an SDE right-hand side and as a layer whose
-//! input is the initial state. Its backward pass is forward mode through the
-//! SDE solver with the layer's Brownian path held fixed (its seed).
+//! input is the initial state. Its backward pass holds the layer's Brownian
+//! path fixed (its seed): the discrete adjoint for Euler–Maruyama, forward
+//! mode through the solver otherwise.
 
 use num_dual::DualSVec64;
 
@@ -11,6 +12,7 @@ use super::scratch::Scratch;
 use crate::error::Error;
 use crate::scalar::Scalar;
 use crate::sde::{Noise, SdeFunction, SdeMethod, SdeProblem};
+use crate::sensitivity::LinearLoss;
 use crate::solve::{SaveAt, Solution, SolveOptions, save_grid};
 
 /// `f_θ` and `g_φ` as an SDE: parameters `θ` then `φ`.
@@ -212,8 +214,10 @@ impl<D: Layer + Clone, G: Layer + Clone, M: SdeMethod> Layer for NeuralSde<D, G,
         }
     }
 
-    /// Forward mode in eight directions per solve over the parameters and
-    /// the input, the noise fixed; NaN where a solve fails.
+    /// The noise fixed: the discrete adjoint (one reverse pass, the layers'
+    /// own VJPs) for Euler–Maruyama, otherwise forward mode in eight
+    /// directions per solve over the parameters and the input; NaN where a
+    /// solve fails.
     fn backward<T: Scalar>(
         &self,
         p: &[T],
@@ -225,6 +229,29 @@ impl<D: Layer + Clone, G: Layer + Clone, M: SdeMethod> Layer for NeuralSde<D, G,
         _scratch: &mut [T],
     ) {
         let (np, n) = (p.len(), x.len());
+        if M::HAS_DISCRETE_ADJOINT {
+            let real = |v: &[T]| v.iter().map(|a| a.real()).collect::<Vec<f64>>();
+            let loss = LinearLoss {
+                weights: real(ybar),
+            };
+            let g = SdeProblem::new(self.f.clone(), real(x), self.tspan, real(p))
+                .and_then(|prob| prob.discrete_gradient(&self.opts, &loss, self.seed));
+            match g {
+                Ok((_, dp, du0)) => {
+                    for (a, b) in pbar.iter_mut().zip(&dp) {
+                        *a += T::cst(*b);
+                    }
+                    for (a, b) in xbar.iter_mut().zip(&du0) {
+                        *a = T::cst(*b);
+                    }
+                }
+                Err(_) => {
+                    xbar.fill(T::cst(f64::NAN));
+                    pbar.fill(T::cst(f64::NAN));
+                }
+            }
+            return;
+        }
         let lift = |v: &[T]| -> Vec<DualSVec64<8>> {
             v.iter().map(|a| DualSVec64::from_re(a.real())).collect()
         };

@@ -93,6 +93,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
                     )));
                 }
                 self.discrete_gradient(opts, loss, seed)
+                    .map(|(l, dp, _)| (l, dp))
             }
         }
     }
@@ -145,13 +146,13 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
     /// Euler–Maruyama forward, storing every step, then backwards:
     /// `λ_k = λ_{k+1} + h J_fᵀ λ_{k+1} + J_gᵀ (λ_{k+1} ⊙ ΔW)` and
     /// `p̄ += h ∂fᵀ/∂p λ_{k+1} + ∂gᵀ/∂p (λ_{k+1} ⊙ ΔW)`, with the loss's
-    /// gradient added at the saved points.
-    fn discrete_gradient<L: Loss>(
+    /// gradient added at the saved points. Also returns `dL/du0`.
+    pub(crate) fn discrete_gradient<L: Loss>(
         &self,
         opts: &SolveOptions,
         loss: &L,
         seed: u64,
-    ) -> Result<(f64, Vec<f64>), Error> {
+    ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
         self.validate()?;
         let (n, np, shape) = (self.len(), self.p.len(), self.f.noise());
         let m = shape.processes(n);
@@ -278,6 +279,6 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             }
             std::mem::swap(&mut lambda, &mut next);
         }
-        Ok((value, grad))
+        Ok((value, grad, lambda))
     }
 }
