@@ -1,6 +1,6 @@
 //! Second-order problems `q'' = a(q, p, t)` and symplectic integrators for
 //! them: velocity Verlet (order 2), Yoshida's order-4 and order-6
-//! compositions. For a Hamiltonian `H = |v|²/2 + V(q)` they keep the energy
+//! compositions, McLachlan–Atela's order-5 method. For a Hamiltonian `H = |v|²/2 + V(q)` they keep the energy
 //! error bounded over very long times, where a Runge–Kutta method at the
 //! same step lets it drift.
 
@@ -115,8 +115,22 @@ impl<F: SecondOrderFunction, T: Scalar> SecondOrderProblem<F, T> {
                 T::cst(step.h)
             };
             let (q, v) = state.split_at_mut(n);
-            // Kick–drift–kick Verlet substeps with the method's weights.
+            // A kick–drift sequence: v += b_i h a(q), then q += a_i h v.
             let mut ts = t;
+            for (&b, &a) in M::KICK_DRIFT.0.iter().zip(M::KICK_DRIFT.1) {
+                self.f.acceleration(&mut acc, q, &self.p, ts);
+                let hb = h.scaled(b);
+                for (vi, &ai) in v.iter_mut().zip(&acc) {
+                    *vi += ai * hb;
+                }
+                let ha = h.scaled(a);
+                for (qi, &vi) in q.iter_mut().zip(v.iter()) {
+                    *qi += vi * ha;
+                }
+                ts += ha;
+                evals += 1;
+            }
+            // Kick–drift–kick Verlet substeps with the method's weights.
             for &w in M::WEIGHTS {
                 let hw = h.scaled(w);
                 let half = hw.scaled(0.5);
@@ -160,15 +174,19 @@ impl<F: SecondOrderFunction, T: Scalar> SecondOrderProblem<F, T> {
     }
 }
 
-/// A symplectic method written as a composition of velocity-Verlet steps
-/// with these weights (symmetric, summing to one).
+/// A symplectic method: a composition of velocity-Verlet steps with
+/// weights (symmetric, summing to one), or a sequence of kicks and drifts.
 pub trait SymplecticMethod: Copy {
     /// Its name.
     const NAME: &'static str;
     /// Its order.
     const ORDER: usize;
-    /// The Verlet substeps' fractions of the step.
+    /// The Verlet substeps' fractions of the step (empty for a method
+    /// given as a kick–drift sequence).
     const WEIGHTS: &'static [f64];
+    /// A method given directly as kicks `b` and drifts `a` (each summing to
+    /// one): `v += b_i h a(q)`, then `q += a_i h v`, in turn.
+    const KICK_DRIFT: (&'static [f64], &'static [f64]) = (&[], &[]);
 }
 
 /// Velocity Verlet (Störmer–Verlet, leapfrog): order 2.
@@ -209,6 +227,36 @@ impl SymplecticMethod for Yoshida6 {
     const NAME: &'static str = "Yoshida6";
     const ORDER: usize = 6;
     const WEIGHTS: &'static [f64] = &[Y6_W3, Y6_W2, Y6_W1, Y6_W0, Y6_W1, Y6_W2, Y6_W3];
+}
+
+/// McLachlan and Atela's fifth-order method (1992, "The accuracy of
+/// symplectic integrators"): six kicks and six drifts, coefficients as in
+/// DifferentialEquations.jl's `McAte5`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct McAte5;
+
+impl SymplecticMethod for McAte5 {
+    const NAME: &'static str = "McAte5";
+    const ORDER: usize = 5;
+    const WEIGHTS: &'static [f64] = &[];
+    const KICK_DRIFT: (&'static [f64], &'static [f64]) = (
+        &[
+            0.119_390_029_287_567_275_8,
+            0.698_927_370_382_475_230_8,
+            -0.171_312_358_271_600_775_4,
+            0.401_269_502_251_353_448_0,
+            0.010_705_081_848_235_984_0,
+            -0.058_979_625_498_031_163_2,
+        ],
+        &[
+            0.339_839_625_839_110_000,
+            -0.088_601_336_903_027_329,
+            0.585_856_476_825_962_118_8,
+            -0.603_039_356_536_491_888,
+            0.323_580_796_554_697_639_4,
+            0.442_363_794_219_749_458_7,
+        ],
+    );
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use neurode::prelude::*;
 use neurode::symplectic::{
-    SecondOrderFunction, SecondOrderProblem, SymplecticMethod, VelocityVerlet, Yoshida4, Yoshida6,
+    McAte5, SecondOrderFunction, SecondOrderProblem, SymplecticMethod, VelocityVerlet, Yoshida4,
+    Yoshida6,
 };
 
 struct Spring;
@@ -39,7 +40,9 @@ fn each_method_converges_at_its_order() {
     let v = order(VelocityVerlet, [40, 80, 160]);
     let y4 = order(Yoshida4, [20, 40, 80]);
     let y6 = order(Yoshida6, [8, 16, 32]);
-    eprintln!("orders: Verlet {v:.3}, Yoshida4 {y4:.3}, Yoshida6 {y6:.3}");
+    let m5 = order(McAte5, [10, 20, 40]);
+    eprintln!("orders: Verlet {v:.3}, Yoshida4 {y4:.3}, Yoshida6 {y6:.3}, McAte5 {m5:.3}");
+    assert!((m5 - 5.0).abs() < 0.25, "{m5}");
     assert!((v - 2.0).abs() < 0.25, "{v}");
     assert!((y4 - 4.0).abs() < 0.25, "{y4}");
     assert!((y6 - 6.0).abs() < 0.25, "{y6}");
@@ -112,6 +115,7 @@ fn kepler_energy_stays_bounded_over_ten_thousand_orbits() {
     );
     let (v_early, v_late, v_max) = drift(&verlet);
     let (y_early, y_late, y_max) = drift(&yoshida);
+    let (m_early, m_late, m_max) = drift(&prob.solve(McAte5, &opts).unwrap());
     let ode =
         OdeProblem::new(KeplerOde, [q0, v0].concat(), (0.0, orbits * period), vec![]).unwrap();
     let rk = ode.solve(Rk4, &opts).unwrap();
@@ -125,8 +129,10 @@ fn kepler_energy_stays_bounded_over_ten_thousand_orbits() {
         v_late < 1.2 * v_early && v_max < 1.2 * v_early,
         "{v_early:e} {v_late:e} {v_max:e}"
     );
-    // Yoshida4: small throughout.
+    // Yoshida4 and McAte5: small throughout.
     assert!(y_max < 3e-5, "{y_max:e}");
+    assert!(m_max < 3e-5, "McAte5 {m_max:e}");
+    eprintln!("McAte5 |ΔH|: {m_early:.2e} / {m_late:.2e} (max {m_max:.2e})");
     // RK4 at the same step drifts: roughly linearly in the number of orbits.
     assert!(r_late > 30.0 * r_early, "RK4 {r_early:e} → {r_late:e}");
     assert!(
