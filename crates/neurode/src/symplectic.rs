@@ -235,6 +235,8 @@ impl SymplecticMethod for Yoshida6 {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct McAte5;
 
+// The coefficients as published (more digits than f64 keeps).
+#[allow(clippy::excessive_precision)]
 impl SymplecticMethod for McAte5 {
     const NAME: &'static str = "McAte5";
     const ORDER: usize = 5;
