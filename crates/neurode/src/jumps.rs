@@ -28,7 +28,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use crate::error::{Error, check_finite};
 use crate::methods::OdeMethod;
 use crate::problem::{OdeFunction, OdeProblem};
-use crate::sde::{Ensemble, EnsembleOptions};
+use crate::sde::{Ensemble, EnsembleOptions, SdeFunction, SdeMethod, SdeProblem};
 use crate::solve::{ReturnCode, Solution};
 use crate::solve::{SaveAt, SolveOptions};
 
@@ -239,6 +239,90 @@ fn next_jump(
     Ok(Some((e / total, which)))
 }
 
+/// The piecewise loop of a process that flows between jumps: `flow(u, t,
+/// t_next, saves, piece)` solves one piece (saving at `saves`, or every step
+/// when `None`); between pieces a jump drawn from the rates at the piece's
+/// start changes the state.
+#[allow(clippy::too_many_arguments)]
+fn flow_with_jumps(
+    name: &'static str,
+    u0: &[f64],
+    (t0, t1): (f64, f64),
+    opts: &SolveOptions,
+    jumps: &[Box<dyn Jump>],
+    seed: u64,
+    mut flow: impl FnMut(&[f64], f64, f64, Option<Vec<f64>>, u64) -> Result<Solution, Error>,
+) -> Result<Solution, Error> {
+    if t1 <= t0 {
+        return Err(Error::Unsupported(
+            "a jump process runs forwards: tspan.1 > tspan.0".into(),
+        ));
+    }
+    let n = u0.len();
+    opts.validate(n, t0, t1)?;
+    let every = matches!(opts.saveat, SaveAt::EveryStep);
+    let saves = crate::solve::save_grid(&opts.saveat, t0, t1, 1.0);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rates = vec![0.0; jumps.len()];
+    let mut out = Solution::new(n, name, t0);
+    let mut u = u0.to_vec();
+    let mut t = t0;
+    let mut piece_index = 0;
+    let retcode = loop {
+        let first = piece_index == 0;
+        let next = match next_jump(jumps, &mut rates, &u, t, &mut rng) {
+            Ok(next) => next,
+            Err(code) => break code,
+        };
+        let t_next = next.map_or(t1, |(wait, _)| (t + wait).min(t1));
+        if t_next > t {
+            let inside = (!every).then(|| {
+                saves
+                    .iter()
+                    .copied()
+                    .filter(|&s| (s > t || (first && s == t)) && s <= t_next)
+                    .collect()
+            });
+            let sol = flow(&u, t, t_next, inside, piece_index)?;
+            for (i, (ts, x)) in sol.iter().enumerate() {
+                if every && !first && i == 0 {
+                    continue;
+                }
+                out.push(ts, x);
+            }
+            out.stats.f_evals += sol.stats.f_evals;
+            out.stats.accepted += sol.stats.accepted;
+            out.stats.rejected += sol.stats.rejected;
+            u = sol.u_end().to_vec();
+            if !sol.is_success() {
+                t = sol.span().1;
+                break sol.retcode;
+            }
+        } else if first && !every && saves.first() == Some(&t0) {
+            out.push(t0, &u);
+        }
+        piece_index += 1;
+        t = t_next;
+        match next {
+            Some((_, which)) if t < t1 => {
+                jumps[which].affect(&mut u, t);
+                out.events.push(crate::EventRecord {
+                    t,
+                    kind: crate::EventKind::Jump(which),
+                });
+                if every {
+                    out.push(t, &u);
+                }
+            }
+            _ => break ReturnCode::Success,
+        }
+    };
+    out.retcode = retcode;
+    out.reached = (t0, t);
+    out.end = u;
+    Ok(out)
+}
+
 impl<F: OdeFunction + Clone> OdeProblem<F> {
     /// A jump–ODE hybrid (a piecewise-deterministic process): the ODE flows
     /// between jumps, whose rates are taken as constant between jumps
@@ -254,76 +338,55 @@ impl<F: OdeFunction + Clone> OdeProblem<F> {
         seed: u64,
     ) -> Result<Solution, Error> {
         self.validate()?;
-        let (t0, t1) = self.tspan();
-        if t1 <= t0 {
-            return Err(Error::Unsupported(
-                "a jump process runs forwards: tspan.1 > tspan.0".into(),
-            ));
-        }
-        let n = self.len();
-        opts.validate(n, t0, t1)?;
-        let every = matches!(opts.saveat, SaveAt::EveryStep);
-        let saves = crate::solve::save_grid(&opts.saveat, t0, t1, 1.0);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut rates = vec![0.0; jumps.len()];
-        let mut out = Solution::new(n, "ODE with jumps", t0);
-        let mut u = self.u0().to_vec();
-        let mut t = t0;
-        let mut first = true;
-        let retcode = loop {
-            let next = match next_jump(jumps, &mut rates, &u, t, &mut rng) {
-                Ok(next) => next,
-                Err(code) => break code,
-            };
-            let t_next = next.map_or(t1, |(wait, _)| (t + wait).min(t1));
-            if t_next > t {
-                let piece = self.clone().with_u0(u.clone())?.with_tspan((t, t_next))?;
-                let mut o = opts.clone();
-                if !every {
-                    let inside: Vec<f64> = saves
-                        .iter()
-                        .copied()
-                        .filter(|&s| (s > t || (first && s == t)) && s <= t_next)
-                        .collect();
-                    o = o.saveat(inside);
-                }
-                let sol = piece.solve(method.clone(), &o)?;
-                for (i, (ts, x)) in sol.iter().enumerate() {
-                    if every && !first && i == 0 {
-                        continue;
-                    }
-                    out.push(ts, x);
-                }
-                out.stats.f_evals += sol.stats.f_evals;
-                out.stats.accepted += sol.stats.accepted;
-                out.stats.rejected += sol.stats.rejected;
-                u = sol.u_end().to_vec();
-                if !sol.is_success() {
-                    t = sol.span().1;
-                    break sol.retcode;
-                }
-            } else if first && !every && saves.first() == Some(&t0) {
-                out.push(t0, &u);
-            }
-            first = false;
-            t = t_next;
-            match next {
-                Some((_, which)) if t < t1 => {
-                    jumps[which].affect(&mut u, t);
-                    out.events.push(crate::EventRecord {
-                        t,
-                        kind: crate::EventKind::Jump(which),
-                    });
-                    if every {
-                        out.push(t, &u);
-                    }
-                }
-                _ => break ReturnCode::Success,
-            }
-        };
-        out.retcode = retcode;
-        out.reached = (t0, t);
-        out.end = u;
-        Ok(out)
+        flow_with_jumps(
+            "ODE with jumps",
+            self.u0(),
+            self.tspan(),
+            opts,
+            jumps,
+            seed,
+            |u, a, b, saves, _| {
+                let piece = self.clone().with_u0(u.to_vec())?.with_tspan((a, b))?;
+                let o = match saves {
+                    Some(s) => opts.clone().saveat(s),
+                    None => opts.clone(),
+                };
+                piece.solve(method.clone(), &o)
+            },
+        )
+    }
+}
+
+impl<G: SdeFunction + Clone> SdeProblem<G> {
+    /// A jump diffusion: the SDE between jumps (fixed steps of `method`,
+    /// the Brownian path of each piece drawn from `seed` and the piece's
+    /// index), constant-rate jumps between pieces as in
+    /// [`OdeProblem::solve_with_jumps`].
+    pub fn solve_with_jumps<M: SdeMethod>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        jumps: &[Box<dyn Jump>],
+        seed: u64,
+    ) -> Result<Solution, Error> {
+        self.validate()?;
+        let noise_seed = seed ^ 0x5DEE_CE66_D1CE_5EED;
+        flow_with_jumps(
+            "SDE with jumps",
+            self.u0(),
+            self.tspan(),
+            opts,
+            jumps,
+            seed,
+            |u, a, b, saves, k| {
+                let piece =
+                    SdeProblem::new(self.f().clone(), u.to_vec(), (a, b), self.p().to_vec())?;
+                let o = match saves {
+                    Some(s) => opts.clone().saveat(s),
+                    None => opts.clone(),
+                };
+                piece.solve(method, &o, noise_seed.wrapping_add(k))
+            },
+        )
     }
 }

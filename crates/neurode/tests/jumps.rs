@@ -156,3 +156,53 @@ fn an_ode_with_jumps_has_the_shot_noise_mean_and_variance() {
         assert!((sol.u(i)[0] - sol.u(i - 1)[0] - 1.0).abs() < 1e-12);
     }
 }
+
+/// Ornstein–Uhlenbeck `du = −k u dt + σ dW`.
+#[derive(Clone)]
+struct Ou;
+impl neurode::sde::SdeFunction for Ou {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        du[0] = -p[0] * u[0];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], _u: &[T], p: &[T], _t: T) {
+        g[0] = p[1];
+    }
+}
+
+#[test]
+fn a_jump_diffusion_adds_the_shot_noise_to_the_diffusion() {
+    use neurode::sde::{EulerMaruyama, SdeProblem};
+    // Mean as without noise; variance (σ² + λ)/(2k) (1 − e^{−2kt}).
+    let (k, sigma, lambda, u0, t) = (0.8, 0.5, 3.0, 2.0, 4.0);
+    let prob = SdeProblem::new(Ou, vec![u0], (0.0, t), vec![k, sigma]).unwrap();
+    let jumps: Vec<Box<dyn Jump>> = vec![Box::new(ConstantRateJump::new(
+        move |_u: &[f64], _t| lambda,
+        |u: &mut [f64], _t| u[0] += 1.0,
+    ))];
+    let opts = SolveOptions::default().fixed_dt(2e-3).saveat(vec![t]);
+    let paths = 2000;
+    let ends: Vec<f64> = (0..paths)
+        .map(|s| {
+            let sol = prob
+                .solve_with_jumps(EulerMaruyama, &opts, &jumps, s)
+                .unwrap();
+            assert_eq!(sol.retcode, ReturnCode::Success);
+            sol.u(0)[0]
+        })
+        .collect();
+    let mean = ends.iter().sum::<f64>() / paths as f64;
+    let var = ends.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (paths - 1) as f64;
+    let m = u0 * (-k * t).exp() + lambda / k * (1.0 - (-k * t).exp());
+    let v = (sigma * sigma + lambda) / (2.0 * k) * (1.0 - (-2.0 * k * t).exp());
+    let se = (v / paths as f64).sqrt();
+    assert!((mean - m).abs() < 4.0 * se, "mean {mean} vs {m} ± {se}");
+    assert!((var / v - 1.0).abs() < 0.12, "variance {var} vs {v}");
+    // The same seed gives the same path (jumps and noise).
+    let a = prob
+        .solve_with_jumps(EulerMaruyama, &opts, &jumps, 5)
+        .unwrap();
+    let b = prob
+        .solve_with_jumps(EulerMaruyama, &opts, &jumps, 5)
+        .unwrap();
+    assert_eq!(a.u_flat(), b.u_flat());
+}
