@@ -98,10 +98,10 @@ impl SdirkMethod for Trbdf2 {
     };
 }
 
-/// KenCarp4: Kennedy & Carpenter's ARK4(3)6L[2]SA (2003), an L-stable,
+/// KenCarp4: Kennedy & Carpenter's ARK4(3)6L\[2\]SA (2003), an L-stable,
 /// stiffly accurate 6-stage ESDIRK of order 4 with an embedded order-3
 /// estimate and third-order dense output. For a split problem
-/// `f = f_stiff + f_nonstiff` ([`OdeFunction::is_split`]) it is the IMEX
+/// `f = f_stiff + f_nonstiff` ([`OdeFunction::is_split`](crate::OdeFunction::is_split)) it is the IMEX
 /// pair: the nonstiff part is treated explicitly. Coefficients as in
 /// OrdinaryDiffEq.jl (identical to PETSc's ARKIMEX4).
 #[derive(Clone, Copy, Debug, Default)]
