@@ -18,7 +18,7 @@ use std::any::Any;
 
 use num_dual::DualSVec64;
 
-use crate::error::{Error, check_finite};
+use crate::error::{Error, check_initial_value};
 use crate::methods::OdeMethod;
 use crate::methods::explicit::ErkMethod;
 use crate::problem::{OdeFunction, OdeProblem};
@@ -102,15 +102,7 @@ impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
             p: p.into(),
             lags: lags.into(),
         };
-        if prob.u0.is_empty() {
-            return Err(Error::EmptyState);
-        }
-        if let Some(n) = prob.f.num_states() {
-            crate::error::check_len("u0", &prob.u0, n)?;
-        }
-        check_finite("u0", &prob.u0)?;
-        check_finite("p", &prob.p)?;
-        check_finite("tspan", &[prob.tspan.0, prob.tspan.1])?;
+        check_initial_value(&prob.u0, &prob.p, prob.tspan, (prob.f.num_states(), None))?;
         if prob.tspan.1.real() <= prob.tspan.0.real() {
             return Err(Error::Unsupported(
                 "a delay problem integrates forwards: tspan.1 must exceed tspan.0".into(),

@@ -126,3 +126,30 @@ pub(crate) fn check_len<T>(what: &'static str, v: &[T], expected: usize) -> Resu
         })
     }
 }
+
+/// The checks every initial-value problem makes: a state of the function's
+/// size (when it knows it), parameters of its count, everything finite and a
+/// non-empty span.
+pub(crate) fn check_initial_value<T: crate::Scalar>(
+    u0: &[T],
+    p: &[T],
+    tspan: (T, T),
+    (states, params): (Option<usize>, Option<usize>),
+) -> Result<(), Error> {
+    if u0.is_empty() {
+        return Err(Error::EmptyState);
+    }
+    if let Some(n) = states {
+        check_len("u0", u0, n)?;
+    }
+    if let Some(np) = params {
+        check_len("p", p, np)?;
+    }
+    check_finite("u0", u0)?;
+    check_finite("p", p)?;
+    check_finite("tspan", &[tspan.0, tspan.1])?;
+    if tspan.0.real() == tspan.1.real() {
+        return Err(Error::EmptySpan(tspan.0.real()));
+    }
+    Ok(())
+}

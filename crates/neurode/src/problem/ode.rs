@@ -2,7 +2,7 @@
 
 use super::events::{Crossing, EventAction};
 use super::mass::{JacobianSparsity, MassMatrix};
-use crate::error::{Error, check_finite, check_len};
+use crate::error::{Error, check_initial_value, check_len};
 use crate::linalg::DenseMatrix;
 use crate::methods::OdeMethod;
 use crate::scalar::Scalar;
@@ -294,21 +294,8 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
 
     /// Checks the problem's inputs (also run at the start of every solve).
     pub fn validate(&self) -> Result<(), Error> {
-        if self.u0.is_empty() {
-            return Err(Error::EmptyState);
-        }
-        if let Some(n) = self.f.num_states() {
-            check_len("u0", &self.u0, n)?;
-        }
-        if let Some(np) = self.f.num_params() {
-            check_len("p", &self.p, np)?;
-        }
-        check_finite("u0", &self.u0)?;
-        check_finite("p", &self.p)?;
-        check_finite("tspan", &[self.tspan.0, self.tspan.1])?;
-        if self.tspan.0.real() == self.tspan.1.real() {
-            return Err(Error::EmptySpan(self.tspan.0.real()));
-        }
+        let sizes = (self.f.num_states(), self.f.num_params());
+        check_initial_value(&self.u0, &self.p, self.tspan, sizes)?;
         self.mass.validate(self.u0.len())?;
         if let JacobianSparsity::Pattern(pattern) = &self.sparsity
             && pattern.size() != self.u0.len()

@@ -1,7 +1,7 @@
 //! The SDE problem: drift, diffusion, the shape of the noise, and inputs
 //! checked on construction.
 
-use crate::error::{Error, check_finite, check_len};
+use crate::error::{Error, check_initial_value};
 use crate::scalar::Scalar;
 
 /// How the Wiener processes enter the diffusion.
@@ -141,27 +141,13 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
 
     /// Checks the inputs (also run at the start of every solve).
     pub fn validate(&self) -> Result<(), Error> {
-        if self.u0.is_empty() {
-            return Err(Error::EmptyState);
-        }
-        if let Some(n) = self.f.num_states() {
-            check_len("u0", &self.u0, n)?;
-        }
-        if let Some(np) = self.f.num_params() {
-            check_len("p", &self.p, np)?;
-        }
         if let Noise::General(0) = self.f.noise() {
             return Err(Error::Unsupported(
                 "general noise with no Wiener processes".into(),
             ));
         }
-        check_finite("u0", &self.u0)?;
-        check_finite("p", &self.p)?;
-        check_finite("tspan", &[self.tspan.0, self.tspan.1])?;
-        if self.tspan.0.real() == self.tspan.1.real() {
-            return Err(Error::EmptySpan(self.tspan.0.real()));
-        }
-        Ok(())
+        let sizes = (self.f.num_states(), self.f.num_params());
+        check_initial_value(&self.u0, &self.p, self.tspan, sizes)
     }
 
     /// The drift and diffusion.
