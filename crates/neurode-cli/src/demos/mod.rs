@@ -5,6 +5,7 @@ pub mod dde_lotka_volterra;
 pub mod fit;
 pub mod lotka_volterra;
 pub mod lotka_volterra_fit;
+pub mod neural_sde;
 pub mod ode_in_mlp;
 pub mod sde_lotka_volterra;
 pub mod spiral;
@@ -47,6 +48,11 @@ pub const ALL: &[Demo] = &[
         name: "sde-lotka-volterra",
         about: "train stochastic Lotka–Volterra (noise 0.1·u) so the mean rabbits stay at 1; GIF",
         run: sde_lotka_volterra::run,
+    },
+    Demo {
+        name: "neural-sde",
+        about: "fit a neural SDE's drift and diffusion to the mean and spread of data paths",
+        run: neural_sde::run,
     },
     Demo {
         name: "bouncing-ball",
