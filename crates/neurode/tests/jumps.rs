@@ -206,3 +206,79 @@ fn a_jump_diffusion_adds_the_shot_noise_to_the_diffusion() {
         .unwrap();
     assert_eq!(a.u_flat(), b.u_flat());
 }
+
+ode_system! {
+    /// A count that only jumps.
+    struct Still;
+    fn rhs<T>(t; n;) -> (dn) {
+        dn = n.scaled(0.0);
+    }
+}
+
+#[test]
+fn a_time_varying_rate_gives_a_poisson_count_of_its_integral() {
+    // λ(t) = 1 + 2t on [0, 3]: N(3) ~ Poisson(3 + 9) = Poisson(12).
+    let prob = OdeProblem::new(Still, vec![0.0], (0.0, 3.0), vec![]).unwrap();
+    let jumps: Vec<Box<dyn Jump>> = vec![Box::new(ConstantRateJump::new(
+        |_u: &[f64], t: f64| 1.0 + 2.0 * t,
+        |u: &mut [f64], _t| u[0] += 1.0,
+    ))];
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-8)
+        .saveat(vec![1.0, 3.0]);
+    let paths = 3000;
+    let (mut at1, mut at3) = (Vec::new(), Vec::new());
+    for s in 0..paths {
+        let sol = prob
+            .solve_with_variable_jumps(Tsit5, &opts, &jumps, s)
+            .unwrap();
+        assert_eq!(sol.retcode, ReturnCode::Success);
+        assert_eq!(sol.t, vec![1.0, 3.0]);
+        assert_eq!(sol.events.len() as f64, sol.u(1)[0]);
+        at1.push(sol.u(0)[0]);
+        at3.push(sol.u(1)[0]);
+    }
+    for (counts, m) in [(&at1, 2.0), (&at3, 12.0)] {
+        let mean = counts.iter().sum::<f64>() / paths as f64;
+        let var = counts.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (paths - 1) as f64;
+        let se = (m / paths as f64).sqrt();
+        assert!((mean - m).abs() < 4.0 * se, "mean {mean} vs {m}");
+        assert!((var / m - 1.0).abs() < 0.12, "variance {var} vs {m}");
+    }
+}
+
+#[test]
+fn state_dependent_rates_between_jumps_follow_the_flow() {
+    // u' = −u from 5, each jump adds 1 at rate u: the jump times must see
+    // the decaying rate. E[u(t)] solves m' = −m + m = 0, so E[u(t)] = 5.
+    let prob = OdeProblem::new(Decay, vec![5.0], (0.0, 2.0), vec![1.0]).unwrap();
+    let jumps: Vec<Box<dyn Jump>> = vec![Box::new(ConstantRateJump::new(
+        |u: &[f64], _t| u[0],
+        |u: &mut [f64], _t| u[0] += 1.0,
+    ))];
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-8)
+        .saveat(vec![2.0]);
+    let paths = 3000;
+    let ends: Vec<f64> = (0..paths)
+        .map(|s| {
+            prob.solve_with_variable_jumps(Tsit5, &opts, &jumps, s)
+                .unwrap()
+                .u(0)[0]
+        })
+        .collect();
+    let mean = ends.iter().sum::<f64>() / paths as f64;
+    let var = ends.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (paths - 1) as f64;
+    let se = (var / paths as f64).sqrt();
+    assert!((mean - 5.0).abs() < 4.0 * se, "mean {mean} ± {se}");
+    // With rates frozen between jumps (the constant-rate approximation) the
+    // mean is biased upwards: the two must differ.
+    let frozen: f64 = (0..paths)
+        .map(|s| prob.solve_with_jumps(Tsit5, &opts, &jumps, s).unwrap().u(0)[0])
+        .sum::<f64>()
+        / paths as f64;
+    assert!(
+        frozen - mean > 4.0 * se,
+        "frozen {frozen} vs variable {mean}"
+    );
+}

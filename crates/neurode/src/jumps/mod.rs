@@ -21,6 +21,8 @@
 //! assert!(path.u(0)[0] >= 0.0);
 //! ```
 
+mod variable;
+
 use rand::SeedableRng;
 use rand_distr::{Distribution, Exp1, Open01};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -225,18 +227,21 @@ fn next_jump(
         return Ok(None);
     }
     let e: f64 = Exp1.sample(rng);
+    Ok(Some((e / total, choose_jump(rates, total, rng))))
+}
+
+/// Which jump fires: index `i` with probability `rates[i] / total`.
+fn choose_jump(rates: &[f64], total: f64, rng: &mut Xoshiro256PlusPlus) -> usize {
     let x: f64 = Open01.sample(rng);
     let target = x * total;
     let mut acc = 0.0;
-    let mut which = rates.len() - 1;
     for (i, &r) in rates.iter().enumerate() {
         acc += r;
         if acc >= target && r > 0.0 {
-            which = i;
-            break;
+            return i;
         }
     }
-    Ok(Some((e / total, which)))
+    rates.len() - 1
 }
 
 /// The piecewise loop of a process that flows between jumps: `flow(u, t,
