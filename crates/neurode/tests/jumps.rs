@@ -105,6 +105,28 @@ fn bad_problems_and_rates_are_reported() {
     .unwrap();
     let sol = negative.solve(&[0.5], 1).unwrap();
     assert_eq!(sol.retcode, ReturnCode::Unstable);
+    // A mass-action jump naming a species the state does not have.
+    let past_end = || -> Vec<Box<dyn Jump>> {
+        vec![Box::new(MassActionJump::new(
+            1.0,
+            vec![(3, 1)],
+            vec![(0, 1.0)],
+        ))]
+    };
+    assert!(matches!(
+        JumpProblem::new(vec![0.0], (0.0, 1.0), past_end()),
+        Err(Error::WrongLength { .. })
+    ));
+    let ode = OdeProblem::new(Decay, vec![1.0], (0.0, 1.0), vec![1.0]).unwrap();
+    let opts = SolveOptions::default();
+    assert!(ode.solve_with_jumps(Tsit5, &opts, &past_end(), 1).is_err());
+    assert!(
+        ode.solve_with_variable_jumps(Tsit5, &opts, &past_end(), 1)
+            .is_err()
+    );
+    let negative_k: Vec<Box<dyn Jump>> =
+        vec![Box::new(MassActionJump::new(-1.0, vec![], vec![(0, 1.0)]))];
+    assert!(JumpProblem::new(vec![0.0], (0.0, 1.0), negative_k).is_err());
 }
 
 ode_system! {

@@ -40,6 +40,17 @@ pub trait Jump: Send + Sync {
     fn rate(&self, u: &[f64], t: f64) -> f64;
     /// Changes the state when it fires.
     fn affect(&self, u: &mut [f64], t: f64);
+    /// Checks the jump fits a state of `n` numbers (the default accepts
+    /// any); problems call it before solving.
+    fn check(&self, n: usize) -> Result<(), Error> {
+        let _ = n;
+        Ok(())
+    }
+}
+
+/// Every jump checked against a state of `n` numbers.
+fn check_jumps(jumps: &[Box<dyn Jump>], n: usize) -> Result<(), Error> {
+    jumps.iter().try_for_each(|j| j.check(n))
 }
 
 /// A jump given by two functions: the rate and the effect.
@@ -101,6 +112,26 @@ impl Jump for MassActionJump {
             u[i] += d;
         }
     }
+    fn check(&self, n: usize) -> Result<(), Error> {
+        let species = self
+            .reactants
+            .iter()
+            .map(|r| r.0)
+            .chain(self.net.iter().map(|r| r.0));
+        match species.max() {
+            Some(i) if i >= n => Err(Error::WrongLength {
+                what: "state (a mass-action jump names a species past its end)",
+                got: n,
+                expected: i + 1,
+            }),
+            _ if !self.k.is_finite() || self.k < 0.0 => Err(Error::NonFinite {
+                what: "mass-action rate constant (must be finite and non-negative)",
+                index: 0,
+                value: self.k,
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A pure jump process: initial state, span and the jumps.
@@ -131,6 +162,7 @@ impl JumpProblem {
             ));
         }
         let species = u0.len();
+        check_jumps(&jumps, species)?;
         Ok(Self {
             u0,
             tspan,
@@ -265,6 +297,7 @@ fn flow_with_jumps(
     }
     let n = u0.len();
     opts.validate(n, t0, t1)?;
+    check_jumps(jumps, n)?;
     let every = matches!(opts.saveat, SaveAt::EveryStep);
     let saves = crate::solve::save_grid(&opts.saveat, t0, t1, 1.0);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);

@@ -85,6 +85,7 @@ impl<F: OdeFunction> OdeProblem<F> {
         }
         let n = self.len();
         opts.validate(n, t0, t1)?;
+        super::check_jumps(jumps, n)?;
         let every = matches!(opts.saveat, SaveAt::EveryStep);
         let saves = crate::solve::save_grid(&opts.saveat, t0, t1, 1.0);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);

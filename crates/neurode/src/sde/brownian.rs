@@ -124,8 +124,16 @@ impl BrownianGrid {
 
     /// Piecewise-linear reading of values stored `dim` per grid point.
     fn interpolate(w: &[f64], dim: usize, t0: f64, dt: f64, t: f64, out: &mut [f64]) {
+        if dim == 0 || w.is_empty() {
+            return;
+        }
         let last = w.len() / dim - 1;
-        let x = ((t - t0) / dt).clamp(0.0, last as f64);
+        // A grid step that is not a positive number holds the path at 0.
+        let x = if dt > 0.0 && dt.is_finite() {
+            ((t - t0) / dt).clamp(0.0, last as f64)
+        } else {
+            0.0
+        };
         let k = (x.floor() as usize).min(last.saturating_sub(1));
         let frac = x - k as f64;
         let near = (x - x.round()).abs() < 1e-9;
@@ -346,6 +354,16 @@ mod tests {
         }
         // Σ ΔW² → 1 (quadratic variation), standard error √(2/n) ≈ 0.022.
         assert!((sq - 1.0).abs() < 0.1, "{sq}");
+    }
+
+    #[test]
+    fn degenerate_grids_do_not_panic() {
+        let mut empty = BrownianGrid::new(0, 0.0, 0.1, 10, 1);
+        empty.increment(0.0, 0.1, &mut []);
+        let mut flat = BrownianGrid::new(1, 0.0, 0.0, 10, 1);
+        let mut d = [1.0];
+        flat.increment(0.0, 0.5, &mut d);
+        assert_eq!(d, [0.0]);
     }
 
     #[test]
