@@ -545,7 +545,8 @@ where
         }
         let step = AcceptedStep {
             t: t_prev,
-            dt: t - t_prev,
+            // The step as taken (an event cuts it short).
+            dt: if t_event.is_some() { t - t_prev } else { dt },
             t_new: t,
             u: u_new.as_ref(),
         };
