@@ -266,25 +266,23 @@ where
         Stepping::Fixed(dt) => dt,
         Stepping::Adaptive { dt0: Some(dt0) } => dt0.min(dtmax),
         Stepping::Adaptive { dt0: None } => {
+            // Hairer's initial step, in real parts, without allocating.
             let f0 = method.derivative(&cache);
-            let weights: Vec<f64> = (0..n)
-                .map(|i| opts.atol.at(i) + opts.rtol.at(i) * u.as_ref()[i].real().abs())
-                .collect();
+            let u0 = u.as_ref();
+            let weight = |i: usize| opts.atol.at(i) + opts.rtol.at(i) * u0[i].real().abs();
             let rms = |v: &mut dyn Iterator<Item = f64>| {
                 (v.map(|x| x * x).sum::<f64>() / n as f64).sqrt()
             };
-            let u0r: Vec<f64> = u.as_ref().iter().map(|x| x.real()).collect();
-            let f0r: Vec<f64> = f0.iter().map(|x| x.real()).collect();
-            let d0 = rms(&mut u0r.iter().zip(&weights).map(|(x, w)| x / w));
-            let d1 = rms(&mut f0r.iter().zip(&weights).map(|(x, w)| x / w));
+            let d0 = rms(&mut (0..n).map(|i| u0[i].real() / weight(i)));
+            let d1 = rms(&mut (0..n).map(|i| f0[i].real() / weight(i)));
             initial_step(info.order, d0, d1, dtmax, |h0| {
-                // f at an explicit Euler step of size h0, in real parts.
-                for ((s, x), fx) in scratch.as_mut().iter_mut().zip(&u0r).zip(&f0r) {
-                    *s = T::cst(x + dir * h0 * fx);
+                // f at an explicit Euler step of size h0.
+                for (i, s) in scratch.as_mut().iter_mut().enumerate() {
+                    *s = T::cst(u0[i].real() + dir * h0 * f0[i].real());
                 }
                 rhs.eval(u_new.as_mut(), scratch.as_ref(), t0 + T::cst(dir * h0));
                 let f1 = u_new.as_ref();
-                rms(&mut (0..n).map(|i| (f1[i].real() - f0r[i]) / weights[i])) / h0
+                rms(&mut (0..n).map(|i| (f1[i].real() - f0[i].real()) / weight(i))) / h0
             })
         }
     };
