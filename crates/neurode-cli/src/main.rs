@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Command::Demo { name, out, list } => {
             if list {
                 for d in demos::ALL {
-                    println!("{:<16} {}", d.name, d.about);
+                    println!("{:<20} {}", d.name, d.about);
                 }
                 return ExitCode::SUCCESS;
             }
