@@ -33,53 +33,57 @@ struct Chunk {
 }
 
 /// The future of the path that rejected steps have already fixed, nearest
-/// first (on top), and the generator for the rest.
+/// first (on top), and the generator for the rest. Spent chunks are kept
+/// for reuse, so stepping does not allocate once the stack has grown.
 struct BridgeStack {
     rng: Xoshiro256PlusPlus,
     stack: Vec<Chunk>,
+    spare: Vec<Chunk>,
     m: usize,
 }
 
 impl BridgeStack {
+    /// A chunk of `m` processes (contents unspecified), reused if possible.
+    fn blank(&mut self, h: f64) -> Chunk {
+        let mut c = self.spare.pop().unwrap_or_else(|| Chunk {
+            h,
+            dw: vec![0.0; self.m],
+            dz: vec![0.0; self.m],
+        });
+        c.h = h;
+        c
+    }
+
+    /// Hands a spent chunk back for reuse.
+    fn recycle(&mut self, c: Chunk) {
+        self.spare.push(c);
+    }
+
     fn fresh(&mut self, h: f64) -> Chunk {
+        let mut c = self.blank(h);
         let s = h.sqrt();
-        let mut draw =
-            |_| s * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut self.rng);
-        let dw = (0..self.m).map(&mut draw).collect();
-        let dz = (0..self.m).map(&mut draw).collect();
-        Chunk { h, dw, dz }
+        for x in c.dw.iter_mut().chain(c.dz.iter_mut()) {
+            let z: f64 = StandardNormal.sample(&mut self.rng);
+            *x = s * z;
+        }
+        c
     }
 
     /// Splits `c` at `h1 < c.h` by the Brownian bridge: the first part's
-    /// increments given the whole's, and the rest.
-    fn split(&mut self, c: Chunk, h1: f64) -> (Chunk, Chunk) {
+    /// increments given the whole's (written over `c`), and the rest.
+    fn split(&mut self, mut c: Chunk, h1: f64) -> (Chunk, Chunk) {
         let frac = h1 / c.h;
         let sd = (h1 * (c.h - h1) / c.h).max(0.0).sqrt();
-        let mut bridge = |whole: &[f64]| -> (Vec<f64>, Vec<f64>) {
-            let first: Vec<f64> = whole
-                .iter()
-                .map(|&x| {
-                    let z: f64 = StandardNormal.sample(&mut self.rng);
-                    frac * x + sd * z
-                })
-                .collect();
-            let rest = whole.iter().zip(&first).map(|(x, a)| x - a).collect();
-            (first, rest)
-        };
-        let (w1, w2) = bridge(&c.dw);
-        let (z1, z2) = bridge(&c.dz);
-        (
-            Chunk {
-                h: h1,
-                dw: w1,
-                dz: z1,
-            },
-            Chunk {
-                h: c.h - h1,
-                dw: w2,
-                dz: z2,
-            },
-        )
+        let mut rest = self.blank(c.h - h1);
+        let pairs = c.dw.iter_mut().zip(rest.dw.iter_mut());
+        for (whole, later) in pairs.chain(c.dz.iter_mut().zip(rest.dz.iter_mut())) {
+            let z: f64 = StandardNormal.sample(&mut self.rng);
+            let first = frac * *whole + sd * z;
+            *later = *whole - first;
+            *whole = first;
+        }
+        c.h = h1;
+        (c, rest)
     }
 
     /// The increments of the next step of (at most) `h`; returns the step
@@ -142,6 +146,7 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
         let mut noise = BridgeStack {
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             stack: Vec::new(),
+            spare: Vec::new(),
             m,
         };
         let mut work = Work::<T>::new(n, self.p.len(), shape);
@@ -216,6 +221,7 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
             std::mem::swap(&mut u, &mut u_new);
             let reached = t.real() + chunk.h;
             let on_target = (reached - target).abs() <= SLIVER * chunk.h.max(f64::EPSILON);
+            noise.recycle(chunk);
             t = if on_target {
                 T::cst(target)
             } else {
