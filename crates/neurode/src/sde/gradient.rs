@@ -6,14 +6,14 @@
 
 use num_dual::DualSVec64;
 
-use super::brownian::{BrownianPath, NoiseSource};
-use super::methods::{SdeMethod, Work};
+use super::brownian::BrownianPath;
+use super::methods::{EulerMaruyama, SdeMethod};
 use super::problem::{Noise, SdeFunction, SdeProblem};
 use crate::error::Error;
 use crate::problem::OdeFunction;
 use crate::scalar::Scalar;
 use crate::sensitivity::{Loss, VjpWork, vjp};
-use crate::solve::{FixedGrid, SolveOptions, Stepping};
+use crate::solve::SolveOptions;
 
 /// How to differentiate an SDE solve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,62 +153,27 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         loss: &L,
         seed: u64,
     ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
-        self.validate()?;
         let (n, np, shape) = (self.len(), self.p.len(), self.f.noise());
         let m = shape.processes(n);
-        let (t0, t1) = (self.tspan.0, self.tspan.1);
-        opts.validate(n, t0, t1)?;
-        let Stepping::Fixed(dt) = opts.stepping else {
-            return Err(Error::NeedsFixedStep {
-                method: "EulerMaruyama",
-            });
-        };
-        // Forward, keeping each step's start, size and increments.
-        let mut noise = BrownianPath::new(m, seed);
-        let mut grid = FixedGrid::new(&opts.saveat, t0, t1, dt);
-        let mut work = Work::<f64>::new(n, np, shape);
+        // Forward, keeping each step's start, size, increments and state.
         let (mut states, mut steps, mut dws) = (self.u0.clone(), Vec::new(), Vec::new());
-        let mut saved: Vec<(f64, usize)> = Vec::new(); // (time, state index)
-        if grid.saves_start(t0) {
-            saved.push((t0, 0));
-        }
-        let mut u_new = vec![0.0; n];
-        let mut dw = vec![0.0; m];
-        let mut t = t0;
-        while let Some(step) = grid.next(t) {
-            let h = if step.lands { step.target - t } else { step.h };
-            noise.increment(t, h, &mut dw);
-            work.dw.copy_from_slice(&dw);
-            let u = &states[states.len() - n..];
-            super::methods::EulerMaruyama.step(&self.f, &self.p, t, h, u, &mut u_new, &mut work);
-            if !u_new.iter().all(|x| x.is_finite()) {
-                return Err(Error::SolveFailed {
-                    stage: "forward",
-                    method: "EulerMaruyama",
-                    retcode: crate::ReturnCode::Unstable,
-                    t,
-                });
+        let mut saved: Vec<usize> = Vec::new(); // the state index of each save
+        let mut noise = BrownianPath::new(m, seed);
+        let sol = self.run_fixed(EulerMaruyama, opts, &mut noise, |s| {
+            steps.push((s.t, s.h));
+            dws.extend_from_slice(s.dw);
+            states.extend_from_slice(s.u_new);
+            if s.saved {
+                saved.push(steps.len());
             }
-            steps.push((t, h));
-            dws.extend_from_slice(&dw);
-            states.extend_from_slice(&u_new);
-            t = if step.lands { step.target } else { t + h };
-            let (save, done) = grid.after(&step);
-            if save {
-                saved.push((t, steps.len()));
-            }
-            if done {
-                break;
-            }
+        })?;
+        crate::sensitivity::check_success(&sol, "forward")?;
+        if sol.len() > saved.len() {
+            saved.insert(0, 0); // the start point
         }
         loss.check(saved.len(), n)?;
-        let ts: Vec<f64> = saved.iter().map(|s| s.0).collect();
-        let us: Vec<f64> = saved
-            .iter()
-            .flat_map(|&(_, k)| states[k * n..(k + 1) * n].iter().copied())
-            .collect();
-        let mut dl_du = vec![0.0; us.len()];
-        let value = loss.value_and_gradient(&ts, &us, n, &mut dl_du);
+        let mut dl_du = vec![0.0; sol.u_flat().len()];
+        let value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut dl_du);
 
         // Backwards over the steps.
         let mut lambda = vec![0.0; n];
@@ -220,7 +185,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         let mut next_saved = saved.len();
         for k in (0..=steps.len()).rev() {
             // The loss's gradient at a save of state k.
-            while next_saved > 0 && saved[next_saved - 1].1 == k {
+            while next_saved > 0 && saved[next_saved - 1] == k {
                 next_saved -= 1;
                 for (l, g) in lambda
                     .iter_mut()

@@ -79,6 +79,20 @@ pub(super) fn add_noise<T: Scalar>(noise: Noise, g: &[T], dw: &[T], scale: f64, 
     }
 }
 
+/// One step of a fixed-step solve, as an observer sees it.
+pub(crate) struct TakenStep<'a, T> {
+    /// Where it started.
+    pub t: T,
+    /// Its size.
+    pub h: T,
+    /// Its Wiener increments.
+    pub dw: &'a [f64],
+    /// The state it reached.
+    pub u_new: &'a [T],
+    /// Whether that state was saved.
+    pub saved: bool,
+}
+
 /// A fixed-step method for SDEs.
 pub trait SdeMethod: Copy {
     /// Its name.
@@ -253,6 +267,18 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
         opts: &SolveOptions,
         noise: &mut N,
     ) -> Result<Solution<T>, Error> {
+        self.run_fixed(method, opts, noise, |_| {})
+    }
+
+    /// The fixed-step loop, telling `observe` about every step taken (the
+    /// discrete adjoint records them).
+    pub(crate) fn run_fixed<M: SdeMethod, N: NoiseSource>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        noise: &mut N,
+        mut observe: impl FnMut(TakenStep<'_, T>),
+    ) -> Result<Solution<T>, Error> {
         self.validate()?;
         let (n, shape) = (self.len(), self.f.noise());
         if !M::supports(shape) {
@@ -315,12 +341,20 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
                 break ReturnCode::Unstable;
             }
             std::mem::swap(&mut u, &mut u_new);
+            let t_start = t;
             t = if step.lands {
                 T::cst(step.target)
             } else {
                 t + h
             };
             let (save, done) = grid.after(&step);
+            observe(TakenStep {
+                t: t_start,
+                h,
+                dw: &dw,
+                u_new: &u,
+                saved: save,
+            });
             if save {
                 sol.push(t, &u);
             }
