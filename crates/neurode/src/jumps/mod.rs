@@ -276,11 +276,57 @@ fn choose_jump(rates: &[f64], total: f64, rng: &mut Xoshiro256PlusPlus) -> usize
     rates.len() - 1
 }
 
-/// The piecewise loop of a process that flows between jumps: `flow(u, t,
-/// t_next, saves, piece)` solves one piece (saving at `saves`, or every step
-/// when `None`); between pieces a jump drawn from the rates at the piece's
-/// start changes the state.
-#[allow(clippy::too_many_arguments)]
+/// What every solve that flows between jumps checks first, and how it
+/// saves: the whole span's save grid, handed out piece by piece.
+struct PieceSaves {
+    t0: f64,
+    every: bool,
+    saves: Vec<f64>,
+}
+
+impl PieceSaves {
+    /// Checks a forward span, the options and the jumps for `n` states.
+    fn new(
+        n: usize,
+        (t0, t1): (f64, f64),
+        opts: &SolveOptions,
+        jumps: &[Box<dyn Jump>],
+    ) -> Result<Self, Error> {
+        if t1 <= t0 {
+            return Err(Error::Unsupported(
+                "a jump process runs forwards: tspan.1 > tspan.0".into(),
+            ));
+        }
+        opts.validate(n, t0, t1)?;
+        check_jumps(jumps, n)?;
+        Ok(Self {
+            t0,
+            every: matches!(opts.saveat, SaveAt::EveryStep),
+            saves: crate::solve::save_grid(&opts.saveat, t0, t1, 1.0),
+        })
+    }
+
+    /// `opts` for the piece `(a, b]` (`[t0, b]` for the first): its save
+    /// times, or every step.
+    fn options(&self, opts: &SolveOptions, a: f64, b: f64) -> SolveOptions {
+        if self.every {
+            return opts.clone();
+        }
+        let first = a == self.t0;
+        let inside: Vec<f64> = self
+            .saves
+            .iter()
+            .copied()
+            .filter(|&s| (s > a || (first && s == a)) && s <= b)
+            .collect();
+        opts.clone().saveat(inside)
+    }
+}
+
+/// The piecewise loop of a process that flows between jumps:
+/// `flow(u, t, t_next, opts, piece)` solves one piece with the options for
+/// it; between pieces a jump drawn from the rates at the piece's start
+/// changes the state.
 fn flow_with_jumps(
     name: &'static str,
     u0: &[f64],
@@ -288,18 +334,11 @@ fn flow_with_jumps(
     opts: &SolveOptions,
     jumps: &[Box<dyn Jump>],
     seed: u64,
-    mut flow: impl FnMut(&[f64], f64, f64, Option<Vec<f64>>, u64) -> Result<Solution, Error>,
+    mut flow: impl FnMut(&[f64], f64, f64, &SolveOptions, u64) -> Result<Solution, Error>,
 ) -> Result<Solution, Error> {
-    if t1 <= t0 {
-        return Err(Error::Unsupported(
-            "a jump process runs forwards: tspan.1 > tspan.0".into(),
-        ));
-    }
     let n = u0.len();
-    opts.validate(n, t0, t1)?;
-    check_jumps(jumps, n)?;
-    let every = matches!(opts.saveat, SaveAt::EveryStep);
-    let saves = crate::solve::save_grid(&opts.saveat, t0, t1, 1.0);
+    let plan = PieceSaves::new(n, (t0, t1), opts, jumps)?;
+    let every = plan.every;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut rates = vec![0.0; jumps.len()];
     let mut out = Solution::new(n, name, t0);
@@ -314,14 +353,7 @@ fn flow_with_jumps(
         };
         let t_next = next.map_or(t1, |(wait, _)| (t + wait).min(t1));
         if t_next > t {
-            let inside = (!every).then(|| {
-                saves
-                    .iter()
-                    .copied()
-                    .filter(|&s| (s > t || (first && s == t)) && s <= t_next)
-                    .collect()
-            });
-            let sol = flow(&u, t, t_next, inside, piece_index)?;
+            let sol = flow(&u, t, t_next, &plan.options(opts, t, t_next), piece_index)?;
             for (i, (ts, x)) in sol.iter().enumerate() {
                 if every && !first && i == 0 {
                     continue;
@@ -336,7 +368,7 @@ fn flow_with_jumps(
                 t = sol.span().1;
                 break sol.retcode;
             }
-        } else if first && !every && saves.first() == Some(&t0) {
+        } else if first && !every && plan.saves.first() == Some(&t0) {
             out.push(t0, &u);
         }
         piece_index += 1;
@@ -383,13 +415,9 @@ impl<F: OdeFunction + Clone> OdeProblem<F> {
             opts,
             jumps,
             seed,
-            |u, a, b, saves, _| {
+            |u, a, b, o, _| {
                 let piece = self.clone().with_u0(u.to_vec())?.with_tspan((a, b))?;
-                let o = match saves {
-                    Some(s) => opts.clone().saveat(s),
-                    None => opts.clone(),
-                };
-                piece.solve(method.clone(), &o)
+                piece.solve(method.clone(), o)
             },
         )
     }
@@ -416,14 +444,10 @@ impl<G: SdeFunction + Clone> SdeProblem<G> {
             opts,
             jumps,
             seed,
-            |u, a, b, saves, k| {
+            |u, a, b, o, k| {
                 let piece =
                     SdeProblem::new(self.f().clone(), u.to_vec(), (a, b), self.p().to_vec())?;
-                let o = match saves {
-                    Some(s) => opts.clone().saveat(s),
-                    None => opts.clone(),
-                };
-                piece.solve(method, &o, noise_seed.wrapping_add(k))
+                piece.solve(method, o, noise_seed.wrapping_add(k))
             },
         )
     }

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::methods::OdeMethod;
 use crate::problem::{Crossing, EventAction, Events, OdeFunction, OdeProblem};
 use crate::scalar::Scalar;
-use crate::solve::{EventKind, EventRecord, ReturnCode, SaveAt, Solution, SolveOptions};
+use crate::solve::{EventKind, EventRecord, ReturnCode, Solution, SolveOptions};
 
 /// The ODE with one more state: the total jump rate integrated since the
 /// last jump. Rates are read in `f64` (no derivatives flow through them).
@@ -78,16 +78,8 @@ impl<F: OdeFunction> OdeProblem<F> {
     ) -> Result<Solution, Error> {
         self.validate()?;
         let (t0, t1) = self.tspan();
-        if t1 <= t0 {
-            return Err(Error::Unsupported(
-                "a jump process runs forwards: tspan.1 > tspan.0".into(),
-            ));
-        }
         let n = self.len();
-        opts.validate(n, t0, t1)?;
-        super::check_jumps(jumps, n)?;
-        let every = matches!(opts.saveat, SaveAt::EveryStep);
-        let saves = crate::solve::save_grid(&opts.saveat, t0, t1, 1.0);
+        let plan = super::PieceSaves::new(n, (t0, t1), opts, jumps)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut out = Solution::new(n, "ODE with variable-rate jumps", t0);
         let mut u = self.u0().to_vec();
@@ -104,17 +96,7 @@ impl<F: OdeFunction> OdeProblem<F> {
             start.push(0.0);
             let piece = OdeProblem::new(&rhs, start, (t, t1), self.p().to_vec())?
                 .with_events(Threshold { level });
-            let mut o = opts.clone();
-            if !every {
-                let first = t == t0;
-                let inside: Vec<f64> = saves
-                    .iter()
-                    .copied()
-                    .filter(|&s| s > t || (first && s == t))
-                    .collect();
-                o = o.saveat(inside);
-            }
-            let sol = piece.solve(method.clone(), &o)?;
+            let sol = piece.solve(method.clone(), &plan.options(opts, t, t1))?;
             for (ts, x) in sol.iter() {
                 push_new(&mut out, ts, &x[..n]);
             }
@@ -140,7 +122,7 @@ impl<F: OdeFunction> OdeProblem<F> {
                 t,
                 kind: EventKind::Jump(which),
             });
-            if every {
+            if plan.every {
                 out.push(t, &u);
             }
         };
