@@ -8,7 +8,6 @@
 
 use super::ode::{OdeFunction, OdeProblem};
 use crate::error::Error;
-use crate::linalg::DenseMatrix;
 use crate::scalar::Scalar;
 
 /// Which zero crossings of an event condition count.
@@ -159,49 +158,7 @@ impl<F: OdeFunction, T: Scalar> OdeProblem<F, T> {
 /// The callbacks as the integrator loop reads them from a right-hand side;
 /// every [`OdeFunction`] has none unless it is a [`Hybrid`].
 impl<F: OdeFunction, E: Events> OdeFunction for Hybrid<F, E> {
-    #[inline(always)]
-    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        self.f.rhs(du, u, p, t)
-    }
-    fn num_states(&self) -> Option<usize> {
-        self.f.num_states()
-    }
-    fn num_params(&self) -> Option<usize> {
-        self.f.num_params()
-    }
-    fn state_names(&self) -> &[&str] {
-        self.f.state_names()
-    }
-    fn jacobian<T: Scalar>(&self, jac: &mut DenseMatrix<T>, u: &[T], p: &[T], t: T) -> bool {
-        self.f.jacobian(jac, u, p, t)
-    }
-    fn is_split(&self) -> bool {
-        self.f.is_split()
-    }
-    fn rhs_stiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        self.f.rhs_stiff(du, u, p, t)
-    }
-    fn rhs_nonstiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        self.f.rhs_nonstiff(du, u, p, t)
-    }
-    fn vjp<T: Scalar>(
-        &self,
-        v: &[T],
-        u: &[T],
-        p: &[T],
-        t: T,
-        vu: &mut [T],
-        vp: &mut [T],
-        vt: Option<&mut T>,
-    ) -> bool {
-        self.f.vjp(v, u, p, t, vu, vp, vt)
-    }
-    fn initial_state<T: Scalar>(&self, p: &[T], t0: T, u0: &mut [T]) -> bool {
-        self.f.initial_state(p, t0, u0)
-    }
-    fn time_span<T: Scalar>(&self, p: &[T]) -> Option<(T, T)> {
-        self.f.time_span(p)
-    }
+    super::ode::forward_rhs_methods!(|s| s.f);
     fn has_callbacks(&self) -> bool {
         true
     }

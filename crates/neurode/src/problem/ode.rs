@@ -150,50 +150,78 @@ pub trait OdeFunction {
     }
 }
 
+/// The methods of [`OdeFunction`] that describe the right-hand side itself
+/// (not its callbacks), forwarded to `$inner` (an expression in `$s`, the
+/// receiver): for wrappers that are the function they hold.
+macro_rules! forward_rhs_methods {
+    (|$s:ident| $inner:expr) => {
+        #[inline(always)]
+        fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+            let $s = self;
+            $inner.rhs(du, u, p, t)
+        }
+        fn num_states(&self) -> Option<usize> {
+            let $s = self;
+            $inner.num_states()
+        }
+        fn num_params(&self) -> Option<usize> {
+            let $s = self;
+            $inner.num_params()
+        }
+        fn state_names(&self) -> &[&str] {
+            let $s = self;
+            $inner.state_names()
+        }
+        fn jacobian<T: Scalar>(
+            &self,
+            jac: &mut crate::linalg::DenseMatrix<T>,
+            u: &[T],
+            p: &[T],
+            t: T,
+        ) -> bool {
+            let $s = self;
+            $inner.jacobian(jac, u, p, t)
+        }
+        fn is_split(&self) -> bool {
+            let $s = self;
+            $inner.is_split()
+        }
+        fn rhs_stiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+            let $s = self;
+            $inner.rhs_stiff(du, u, p, t)
+        }
+        fn rhs_nonstiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+            let $s = self;
+            $inner.rhs_nonstiff(du, u, p, t)
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn vjp<T: Scalar>(
+            &self,
+            v: &[T],
+            u: &[T],
+            p: &[T],
+            t: T,
+            vu: &mut [T],
+            vp: &mut [T],
+            vt: Option<&mut T>,
+        ) -> bool {
+            let $s = self;
+            $inner.vjp(v, u, p, t, vu, vp, vt)
+        }
+        fn initial_state<T: Scalar>(&self, p: &[T], t0: T, u0: &mut [T]) -> bool {
+            let $s = self;
+            $inner.initial_state(p, t0, u0)
+        }
+        fn time_span<T: Scalar>(&self, p: &[T]) -> Option<(T, T)> {
+            let $s = self;
+            $inner.time_span(p)
+        }
+    };
+}
+pub(crate) use forward_rhs_methods;
+
 impl<F: OdeFunction + ?Sized> OdeFunction for &F {
-    #[inline(always)]
-    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        (**self).rhs(du, u, p, t)
-    }
-    fn num_states(&self) -> Option<usize> {
-        (**self).num_states()
-    }
-    fn num_params(&self) -> Option<usize> {
-        (**self).num_params()
-    }
-    fn state_names(&self) -> &[&str] {
-        (**self).state_names()
-    }
-    fn jacobian<T: Scalar>(&self, jac: &mut DenseMatrix<T>, u: &[T], p: &[T], t: T) -> bool {
-        (**self).jacobian(jac, u, p, t)
-    }
-    fn is_split(&self) -> bool {
-        (**self).is_split()
-    }
-    fn rhs_stiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        (**self).rhs_stiff(du, u, p, t)
-    }
-    fn rhs_nonstiff<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        (**self).rhs_nonstiff(du, u, p, t)
-    }
-    fn vjp<T: Scalar>(
-        &self,
-        v: &[T],
-        u: &[T],
-        p: &[T],
-        t: T,
-        vu: &mut [T],
-        vp: &mut [T],
-        vt: Option<&mut T>,
-    ) -> bool {
-        (**self).vjp(v, u, p, t, vu, vp, vt)
-    }
-    fn initial_state<T: Scalar>(&self, p: &[T], t0: T, u0: &mut [T]) -> bool {
-        (**self).initial_state(p, t0, u0)
-    }
-    fn time_span<T: Scalar>(&self, p: &[T]) -> Option<(T, T)> {
-        (**self).time_span(p)
-    }
+    forward_rhs_methods!(|s| (**s));
     fn has_callbacks(&self) -> bool {
         (**self).has_callbacks()
     }
