@@ -1,4 +1,4 @@
-//! The `lotka-volterra` demo as an example: `cargo run --release -p neurode-cli --example lotka_volterra`
+//! The `lotka-volterra` demo as an example: `cargo run --release -p neurode-cli --example lotka_volterra_demo`
 //! (the same as `neurode demo lotka-volterra`), writing its figure into `out/`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
