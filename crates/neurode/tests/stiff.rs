@@ -141,41 +141,60 @@ fn rober_with_every_stiff_method() {
     check(&prob, &r, &opts, Rodas4);
     check(&prob, &r, &opts, Rodas5P);
     check(&prob, &r, &opts, KenCarp4);
+    check(&prob, &r, &opts, Trbdf2);
     check(&prob, &r, &opts, Bdf::default());
 }
 
-/// TRBDF2 (second order) meets the same bound until t = 1e8. Later, y1
-/// decays through a near-cancellation driven by y2 ~ 1e-13, far below
-/// atol, and TRBDF2's filtered error estimate does not see the drift:
-/// y1(1e11) comes out 7.4e-9 against 2.08e-8 (an absolute error of 130
-/// atol). Higher-order methods and BDF hold it to a few atol.
+/// At loose tolerances (rtol 1e-6, atol 1e-8, the peers' "loose" set) y1
+/// ends near 2 atol and y2 near 1e-13: a Newton stage solve that stops after
+/// one correction leaves y2 wrong by its whole size, which steers y1 below
+/// zero and onto the unstable branch (TRBDF2 used to end in MaxIters, KenCarp4
+/// with y1(1e11) off by 80%). Every stiff method now succeeds and stays
+/// within atol-level accuracy (second-order Rosenbrock23's global error is
+/// a few rtol in the transient, hence its looser relative bound, and BDF's
+/// first-order start leaves y3 ~ 1.6e-8 at t = 1e-4 off by 1.3 atol).
 #[test]
-fn rober_with_trbdf2_until_the_late_tail() {
+fn rober_at_loose_tolerances() {
     let (prob, r) = rober();
-    let sol = prob
-        .solve(
-            Trbdf2,
-            &SolveOptions::default()
-                .tolerances(1e-8, 1e-10)
-                .saveat(r.t.clone()),
-        )
-        .unwrap();
-    assert!(sol.is_success());
-    for (k, (t, u)) in sol.iter().enumerate().filter(|(_, (t, _))| *t <= 1e8) {
-        for (i, &rf) in r.u[k].iter().enumerate() {
-            assert!(
-                (u[i] - rf).abs() <= 1e-4 * rf.abs() + 1e-8,
-                "t = {t:e}, component {i}: {} vs {rf}",
-                u[i]
-            );
+    let atol = 1e-8;
+    let opts = SolveOptions::default()
+        .tolerances(1e-6, atol)
+        .saveat(r.t.clone());
+    fn check<M: OdeMethod + Copy>(
+        prob: &OdeProblem<Rober>,
+        r: &Reference,
+        opts: &SolveOptions,
+        m: M,
+        rel: f64,
+        abs: f64,
+    ) {
+        let sol = prob.solve(m, opts).unwrap();
+        assert!(sol.is_success(), "{}: {:?}", m.info().name, sol.retcode);
+        let mut worst: f64 = 0.0;
+        for (k, (t, u)) in sol.iter().enumerate() {
+            for (i, &rf) in r.u[k].iter().enumerate() {
+                let err = (u[i] - rf).abs();
+                worst = worst.max(err / (rel * rf.abs() + abs));
+                assert!(
+                    err <= rel * rf.abs() + abs,
+                    "{} at t = {t:e}, component {i}: {} vs {rf}",
+                    m.info().name,
+                    u[i]
+                );
+            }
         }
+        eprintln!(
+            "ROBER loose {}: worst error / ({rel:e} |ref| + {abs:e}) = {worst:.2}, {:?}",
+            m.info().name,
+            sol.stats
+        );
     }
-    eprintln!(
-        "TRBDF2 y1(1e11) = {:e} (reference {:e}), {:?}",
-        sol.u_end()[0],
-        r.u.last().unwrap()[0],
-        sol.stats
-    );
+    check(&prob, &r, &opts, Trbdf2, 1e-3, atol);
+    check(&prob, &r, &opts, KenCarp4, 1e-3, atol);
+    check(&prob, &r, &opts, Rosenbrock23, 1e-2, atol);
+    check(&prob, &r, &opts, Rodas4, 1e-3, atol);
+    check(&prob, &r, &opts, Rodas5P, 1e-3, atol);
+    check(&prob, &r, &opts, Bdf::default(), 1e-3, 2.0 * atol);
 }
 
 #[test]
@@ -289,6 +308,7 @@ fn van_der_pol_mu_1000() {
     check(&prob, &r, &opts, Rodas5P);
     check(&prob, &r, &opts, Trbdf2);
     check(&prob, &r, &opts, KenCarp4);
+    check(&prob, &r, &opts, Trbdf2);
     check(&prob, &r, &opts, Bdf::default());
 }
 

@@ -6,6 +6,9 @@ use crate::methods::Rhs;
 use crate::problem::OdeFunction;
 use crate::scalar::Scalar;
 
+/// The weighted size below which a single Newton correction is accepted.
+const FIRST_ITERATION_TOL: f64 = 1e-5;
+
 /// Newton's settings.
 #[derive(Clone, Copy, Debug)]
 pub struct NewtonSettings {
@@ -124,7 +127,17 @@ impl<T: Scalar> Newton<T> {
             for (zi, &d) in z.iter_mut().zip(&self.delta) {
                 *zi += d;
             }
-            if norm == 0.0 || self.eta * norm < kappa {
+            // A first iteration only counts as converged when its correction
+            // is tiny outright (OrdinaryDiffEq's rule): with an η carried from
+            // an easier solve, one step of a stale W can leave components far
+            // below atol (ROBER's y2 ~ 1e-12) wrong by their whole size, and
+            // through the stiff coupling they then steer the resolved ones.
+            let converged = if iter == 0 {
+                norm < FIRST_ITERATION_TOL
+            } else {
+                self.eta * norm < kappa
+            };
+            if norm == 0.0 || converged {
                 return NewtonOutcome::Converged {
                     iters: iter + 1,
                     rate,
