@@ -1,5 +1,6 @@
 //! Peak memory of the reverse-mode gradients: the discrete adjoint with
-//! checkpointing grows like the square root of the number of steps, and the
+//! checkpointing grows like the square root of the number of steps (and its
+//! default keeps every step only while that fits its budget), and the
 //! checkpointed interpolating adjoint holds one stretch of dense output
 //! rather than all of it.
 
@@ -7,6 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use neurode::prelude::*;
+use neurode::sensitivity::{Checkpointing, RECORD_ALL_BYTES};
 
 struct Tracking;
 
@@ -78,8 +80,11 @@ fn gradient_peak<S: Sensitivity>(steps: usize, sensitivity: S) -> usize {
 
 #[test]
 fn discrete_checkpointing_memory_grows_like_the_square_root_of_steps() {
-    let short = gradient_peak(1_000, Discrete::default());
-    let long = gradient_peak(16_000, Discrete::default());
+    let sqrt = Discrete {
+        checkpointing: Checkpointing::Sqrt,
+    };
+    let short = gradient_peak(1_000, sqrt);
+    let long = gradient_peak(16_000, sqrt);
     let all_short = gradient_peak(1_000, Discrete::checkpoint_every(1));
     let all_long = gradient_peak(16_000, Discrete::checkpoint_every(1));
     eprintln!(
@@ -118,4 +123,87 @@ fn checkpointed_interpolating_adjoint_holds_one_stretch_of_dense_output() {
     );
     assert!(checkpointed * 10 < full);
     assert!((a.1[0] - b.1[0]).abs() < 1e-6 * a.1[0].abs().max(1.0));
+}
+
+/// `n` uncoupled copies of `x' = -k x`.
+#[derive(Clone, Copy, Debug)]
+struct ManyDecays;
+impl OdeFunction for ManyDecays {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        for (d, &x) in du.iter_mut().zip(u) {
+            *d = -p[0] * x;
+        }
+    }
+    /// Analytic, so the test's time goes to the steps, not to AD.
+    fn vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        _t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+        vt: Option<&mut T>,
+    ) -> bool {
+        let mut dk = T::zero();
+        for ((a, &vi), &x) in vu.iter_mut().zip(v).zip(u) {
+            *a = -p[0] * vi;
+            dk -= vi * x;
+        }
+        vp[0] = dk;
+        if let Some(vt) = vt {
+            *vt = T::zero();
+        }
+        true
+    }
+}
+
+#[test]
+fn discrete_default_keeps_every_step_only_within_its_budget() {
+    // Small: every step kept, so the backward pass evaluates nothing again
+    // (the one save is at the end) and matches √N checkpointing exactly.
+    let prob = OdeProblem::new(Oscillator, vec![1.0, 0.0], (0.0, 20.0), vec![1.0]).unwrap();
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-8)
+        .saveat(vec![20.0]);
+    let loss = SumOfSquares::towards_constant(0, 0.0);
+    let sqrt = Discrete {
+        checkpointing: Checkpointing::Sqrt,
+    };
+    let auto = prob
+        .gradient(Tsit5, &opts, &loss, Discrete::default())
+        .unwrap();
+    let replayed = prob.gradient(Tsit5, &opts, &loss, sqrt).unwrap();
+    eprintln!(
+        "Auto backward {:?}, √N backward {:?}",
+        auto.stats.backward, replayed.stats.backward
+    );
+    assert_eq!(auto.stats.backward.f_evals, 0);
+    assert!(replayed.stats.backward.f_evals >= auto.stats.forward.f_evals);
+    assert_eq!(auto.dp, replayed.dp);
+    assert_eq!(auto.du0, replayed.du0);
+
+    // Large: 4000 states × 8 slots × 8 bytes = 256 KiB a step, so 400 steps
+    // (100 MiB) outgrow the budget and the default falls back to √N.
+    let n = 4000;
+    let u0: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 / n as f64).collect();
+    let prob = OdeProblem::new(ManyDecays, u0, (0.0, 4.0), vec![0.5]).unwrap();
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat(vec![4.0]);
+    let loss = SumOfSquares::towards_constant(0, 0.0);
+    let (bytes, g) = peak_bytes(|| {
+        prob.gradient(Tsit5, &opts, &loss, Discrete::default())
+            .unwrap()
+    });
+    let expected = -8.0 * (-4.0_f64).exp(); // d/dk (e^{-4k})² at k = 1/2, x0 = 1
+    eprintln!(
+        "large system: peak {bytes} bytes (budget {RECORD_ALL_BYTES}), dL/dk = {}",
+        g.dp[0]
+    );
+    assert!(bytes < RECORD_ALL_BYTES + (8 << 20), "{bytes}");
+    assert!(g.stats.backward.f_evals > 0);
+    assert!(
+        (g.dp[0] - expected).abs() < 1e-8,
+        "{} vs {expected}",
+        g.dp[0]
+    );
 }

@@ -316,4 +316,13 @@ pub trait OdeMethod {
     fn explicit_tableau(&self) -> Option<&'static ExplicitTableau> {
         None
     }
+
+    /// Appends the derivatives at the stages of the step just accepted
+    /// (`k_1 … k_s` of an explicit Runge–Kutta method, `n` numbers each) and
+    /// returns true, so the discrete adjoint need not evaluate them again;
+    /// methods without such stages return false.
+    fn write_stages<T: Scalar, D: Dim>(&self, cache: &Self::Cache<T, D>, out: &mut Vec<T>) -> bool {
+        let _ = (cache, out);
+        false
+    }
 }

@@ -25,6 +25,11 @@ use crate::solve::{
 /// How many checkpoints the discrete adjoint keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Checkpointing {
+    /// Every step's state and stage derivatives, kept during the forward
+    /// solve while they fit in [`RECORD_ALL_BYTES`]: the backward pass then
+    /// neither replays the solve nor re-evaluates the stages. Past that
+    /// size, as [`Sqrt`](Self::Sqrt). The default.
+    Auto,
     /// About `√(2N)` checkpoints for `N` steps, each about `√(2N)` steps
     /// apart (thinned as the solve goes, since `N` is not known ahead):
     /// memory grows like the square root of the number of steps, for one
@@ -33,6 +38,9 @@ pub enum Checkpointing {
     /// A checkpoint every `k` accepted steps (`k = 1` stores every step).
     Every(usize),
 }
+
+/// The memory [`Checkpointing::Auto`] may spend on keeping every step (32 MiB).
+pub const RECORD_ALL_BYTES: usize = 32 << 20;
 
 /// Backpropagation through the solver's steps: the exact gradient of the
 /// computed solution. Explicit Runge–Kutta methods are pulled back stage
@@ -44,8 +52,9 @@ pub enum Checkpointing {
 ///
 /// ```
 /// use neurode::prelude::*;
-/// let d = Discrete::default();                 // √N checkpoints
+/// let d = Discrete::default();                 // every step while it fits, else √N
 /// let d = Discrete::checkpoint_every(50);      // one every 50 steps
+/// let d = Discrete { checkpointing: Checkpointing::Sqrt };
 /// # let _ = d;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +66,7 @@ pub struct Discrete {
 impl Default for Discrete {
     fn default() -> Self {
         Self {
-            checkpointing: Checkpointing::Sqrt,
+            checkpointing: Checkpointing::Auto,
         }
     }
 }
@@ -127,15 +136,25 @@ impl Sensitivity for Discrete {
         let mut segment = Segment::default();
         let mut interps: Vec<(f64, usize)> = Vec::new();
         let starts = &recorder.starts;
-        for seg in (0..=starts.len()).rev() {
-            let (first, resume) = match seg {
-                0 => (0, None),
-                _ => (starts[seg - 1].0, Some(&starts[seg - 1].1)),
+        // Everything recorded: one stretch, nothing to replay.
+        let all = recorder.all.take();
+        let stretches = if all.is_some() { 1 } else { starts.len() + 1 };
+        for seg in (0..stretches).rev() {
+            let segment = match &all {
+                Some(all) => all,
+                None => {
+                    let (first, resume) = match seg {
+                        0 => (0, None),
+                        _ => (starts[seg - 1].0, Some(&starts[seg - 1].1)),
+                    };
+                    let last = starts.get(seg).map_or(total_steps, |s| s.0);
+                    segment.start(n, last - first);
+                    let (replay, _) =
+                        integrate_observed(prob, method, &replay_opts, &mut segment, resume)?;
+                    add_stats(&mut backward, &replay.stats);
+                    &segment
+                }
             };
-            let last = starts.get(seg).map_or(total_steps, |s| s.0);
-            segment.start(n, last - first);
-            let (replay, _) = integrate_observed(prob, method, &replay_opts, &mut segment, resume)?;
-            add_stats(&mut backward, &replay.stats);
             for k in (0..segment.len()).rev() {
                 let (t, dt, t_new) = segment.times[k];
                 let u = &segment.u[k * n..(k + 1) * n];
@@ -158,7 +177,12 @@ impl Sensitivity for Discrete {
                 let step_time = back.step(
                     prob.f(),
                     prob.p(),
-                    StepPoint { t, dt, u },
+                    StepPoint {
+                        t,
+                        dt,
+                        u,
+                        stages: segment.stages(k),
+                    },
                     &mut ubar,
                     &mut pbar,
                     &interps,
@@ -206,7 +230,8 @@ impl Sensitivity for Discrete {
     }
 }
 
-/// Keeps checkpoints during the forward solve.
+/// Keeps checkpoints during the forward solve (and, under
+/// [`Checkpointing::Auto`], every step while it fits).
 struct CheckpointRecorder {
     policy: Checkpointing,
     stride: usize,
@@ -214,20 +239,27 @@ struct CheckpointRecorder {
     /// `(accepted steps, checkpoint)`, in order.
     starts: Vec<(usize, Checkpoint<f64>)>,
     peak: usize,
+    /// Every step so far, until it outgrows [`RECORD_ALL_BYTES`].
+    all: Option<Segment>,
 }
 
 impl CheckpointRecorder {
     fn new(policy: Checkpointing) -> Self {
         let stride = match policy {
-            Checkpointing::Sqrt => 1,
+            Checkpointing::Auto | Checkpointing::Sqrt => 1,
             Checkpointing::Every(k) => k.max(1),
         };
+        let all = (policy == Checkpointing::Auto).then(|| Segment {
+            remaining: usize::MAX,
+            ..Segment::default()
+        });
         Self {
             policy,
             stride,
             accepted: 0,
             starts: Vec::new(),
             peak: 0,
+            all,
         }
     }
 }
@@ -235,13 +267,21 @@ impl CheckpointRecorder {
 impl StepObserver<f64> for CheckpointRecorder {
     fn accepted(
         &mut self,
-        _: &AcceptedStep<'_, f64>,
+        step: &AcceptedStep<'_, f64>,
         checkpoint: &dyn Fn() -> Checkpoint<f64>,
     ) -> bool {
         self.accepted += 1;
+        if let Some(all) = &mut self.all {
+            all.accepted(step, checkpoint);
+            if all.bytes() > RECORD_ALL_BYTES {
+                self.all = None;
+            }
+        }
         if self.accepted.is_multiple_of(self.stride) {
             self.starts.push((self.accepted, checkpoint()));
-            if self.policy == Checkpointing::Sqrt && self.starts.len() > 2 * self.stride {
+            if matches!(self.policy, Checkpointing::Auto | Checkpointing::Sqrt)
+                && self.starts.len() > 2 * self.stride
+            {
                 // Keep every other one: as many checkpoints as steps between them.
                 self.stride *= 2;
                 let stride = self.stride;
@@ -253,13 +293,16 @@ impl StepObserver<f64> for CheckpointRecorder {
     }
 }
 
-/// The steps of one replayed stretch: `(t, dt, t_new)` and the state at `t`.
+/// The steps of one stretch: `(t, dt, t_new)`, the state at `t` and,
+/// where the method gives them, the stage derivatives.
 #[derive(Default)]
 struct Segment {
     n: usize,
     remaining: usize,
     times: Vec<(f64, f64, f64)>,
     u: Vec<f64>,
+    /// The stages of every step, or empty.
+    stages: Vec<f64>,
 }
 
 impl Segment {
@@ -268,26 +311,40 @@ impl Segment {
         self.remaining = steps;
         self.times.clear();
         self.u.clear();
+        self.stages.clear();
     }
     fn len(&self) -> usize {
         self.times.len()
+    }
+    fn bytes(&self) -> usize {
+        8 * (3 * self.times.len() + self.u.len() + self.stages.len())
+    }
+    /// Step `k`'s stage derivatives, if recorded.
+    fn stages(&self, k: usize) -> Option<&[f64]> {
+        let per_step = self.stages.len() / self.len().max(1);
+        (per_step > 0).then(|| &self.stages[k * per_step..(k + 1) * per_step])
     }
 }
 
 impl StepObserver<f64> for Segment {
     fn accepted(&mut self, step: &AcceptedStep<'_, f64>, _: &dyn Fn() -> Checkpoint<f64>) -> bool {
+        self.n = step.u.len();
         self.times.push((step.t, step.dt, step.t_new));
         self.u.extend_from_slice(step.u);
+        if !(step.stages)(&mut self.stages) {
+            self.stages.clear();
+        }
         self.remaining = self.remaining.saturating_sub(1);
         self.remaining > 0
     }
 }
 
-/// Where a step starts and how long it is.
+/// Where a step starts, how long it is, and its stages if recorded.
 struct StepPoint<'a> {
     t: f64,
     dt: f64,
     u: &'a [f64],
+    stages: Option<&'a [f64]>,
 }
 
 /// Adjoints of a step's start time and size (for spans that depend on `p`).
@@ -368,7 +425,7 @@ impl ErkBackprop {
         track_time: bool,
     ) -> StepTimeBar {
         let (n, tab) = (self.n, self.tab);
-        let StepPoint { t, dt, u } = at;
+        let StepPoint { t, dt, u, stages } = at;
         let slots = if interps.is_empty() {
             tab.stages()
         } else {
@@ -386,8 +443,15 @@ impl ErkBackprop {
                     yi.iter_mut().zip(kj).for_each(|(y, k)| *y += dt * a * k);
                 }
             }
-            f.rhs(&mut rest[..n], yi, p, t + c * dt);
-            self.f_evals += 1;
+            match stages {
+                Some(k) if i < tab.stages() => {
+                    rest[..n].copy_from_slice(&k[i * n..(i + 1) * n]);
+                }
+                _ => {
+                    f.rhs(&mut rest[..n], yi, p, t + c * dt);
+                    self.f_evals += 1;
+                }
+            }
         }
         // Seed the stage adjoints from the end state and the saved points.
         let mut time = StepTimeBar { t: 0.0, dt: 0.0 };

@@ -42,7 +42,7 @@ mod step_duals;
 mod vjp;
 
 pub use adjoint::{Adjoint, AdjointKind};
-pub use discrete::{Checkpointing, Discrete};
+pub use discrete::{Checkpointing, Discrete, RECORD_ALL_BYTES};
 pub use forward::ForwardMode;
 pub use loss::{LinearLoss, Loss, SumOfSquares};
 pub use vjp::{VjpWork, vjp};

@@ -58,6 +58,9 @@ pub(crate) struct AcceptedStep<'a, T> {
     pub t_new: T,
     /// The state at `t`.
     pub u: &'a [T],
+    /// Appends the step's stage derivatives, if the method has them
+    /// ([`OdeMethod::write_stages`]).
+    pub stages: &'a dyn Fn(&mut Vec<T>) -> bool,
 }
 
 /// Watches the loop after each accepted step; may pause it. The default
@@ -547,6 +550,7 @@ where
             dt: if t_event.is_some() { t - t_prev } else { dt },
             t_new: t,
             u: u_new.as_ref(),
+            stages: &|out| method.write_stages(&cache, out),
         };
         let go_on = observer.accepted(&step, &|| Checkpoint {
             t,

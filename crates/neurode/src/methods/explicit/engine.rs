@@ -435,6 +435,15 @@ impl<M: ErkMethod> OdeMethod for M {
     fn dense_fn<T: Scalar>() -> DenseFn<T> {
         dense_eval::<M, T>
     }
+
+    fn write_stages<T: Scalar, D: Dim>(&self, c: &ErkCache<T, D>, out: &mut Vec<T>) -> bool {
+        // Right after `accept`, slot 0 still holds this step's first stage
+        // (an FSAL method moves the end derivative in at the next step).
+        for slot in &c.k[..M::TABLEAU.stages()] {
+            out.extend_from_slice(slot.as_ref());
+        }
+        true
+    }
 }
 
 /// Evaluates the extra stages the interpolant needs, once per accepted step
