@@ -72,6 +72,12 @@ pub trait Scalar:
         let _ = x;
         None
     }
+    /// [`as_f64_slice_mut`](Self::as_f64_slice_mut), shared.
+    #[inline(always)]
+    fn as_f64_slice(x: &[Self]) -> Option<&[f64]> {
+        let _ = x;
+        None
+    }
     /// `dst (+)= lhs · rhs` by an optimised kernel, returning `false` where
     /// this type has none (then [`matmul`](crate::linalg::matmul) uses plain
     /// loops). Called only by `matmul`, after it has checked the layouts.
@@ -182,6 +188,10 @@ macro_rules! impl_scalar_float {
     (@as_f64 as_f64) => {
         #[inline(always)]
         fn as_f64_slice_mut(x: &mut [Self]) -> Option<&mut [f64]> {
+            Some(x)
+        }
+        #[inline(always)]
+        fn as_f64_slice(x: &[Self]) -> Option<&[f64]> {
             Some(x)
         }
         #[inline(always)]

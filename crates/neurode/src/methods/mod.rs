@@ -90,6 +90,21 @@ impl<'a, F: OdeFunction, T: Scalar> Rhs<'a, F, T> {
         self.evals += 1;
         self.f.rhs(du, u, self.p, t);
     }
+    /// [`eval`](Self::eval) that also records the evaluation into `tape`
+    /// ([`OdeFunction::rhs_taped`]) when `tape` is not empty and `T` is `f64`.
+    #[inline(always)]
+    pub fn eval_taped(&mut self, du: &mut [T], u: &[T], t: T, tape: &mut [f64]) {
+        if !tape.is_empty()
+            && let (Some(u), Some(p)) = (T::as_f64_slice(u), T::as_f64_slice(self.p))
+            && let Some(du) = T::as_f64_slice_mut(du)
+        {
+            self.evals += 1;
+            self.f.rhs_taped(du, u, p, t.real(), tape);
+            return;
+        }
+        self.eval(du, u, t);
+    }
+
     /// Evaluations so far.
     pub fn evals(&self) -> usize {
         self.evals
@@ -320,9 +335,22 @@ pub trait OdeMethod {
     /// Appends the derivatives at the stages of the step just accepted
     /// (`k_1 … k_s` of an explicit Runge–Kutta method, `n` numbers each) and
     /// returns true, so the discrete adjoint need not evaluate them again;
-    /// methods without such stages return false.
-    fn write_stages<T: Scalar, D: Dim>(&self, cache: &Self::Cache<T, D>, out: &mut Vec<T>) -> bool {
-        let _ = (cache, out);
+    /// with [`keep_tapes`](Self::keep_tapes) on, their records go to `tapes`.
+    /// Methods without such stages return false.
+    fn write_stages<T: Scalar, D: Dim>(
+        &self,
+        cache: &Self::Cache<T, D>,
+        out: &mut Vec<T>,
+        tapes: &mut Vec<f64>,
+    ) -> bool {
+        let _ = (cache, out, tapes);
         false
+    }
+
+    /// Asks the method to keep, for each stage, the record
+    /// [`OdeFunction::rhs_taped`] makes (`len` numbers), handed out by
+    /// [`write_stages`](Self::write_stages). Methods without such stages ignore it.
+    fn keep_tapes<T: Scalar, D: Dim>(&self, cache: &mut Self::Cache<T, D>, len: usize) {
+        let _ = (cache, len);
     }
 }

@@ -134,6 +134,48 @@ impl<L: Layer> OdeFunction for NeuralRhs<L> {
         Some(self.batch * self.layer.in_dim())
     }
 
+    /// The layer's activations for the whole batch (none in `f32` mode,
+    /// whose tapes are `f32`: there the VJP evaluates again).
+    fn tape_len(&self) -> usize {
+        if self.in_f32 {
+            0
+        } else {
+            self.batch * self.layer.tape_len()
+        }
+    }
+
+    fn rhs_taped(&self, du: &mut [f64], u: &[f64], p: &[f64], t: f64, tape: &mut [f64]) {
+        if self.in_f32 {
+            return self.rhs(du, u, p, t);
+        }
+        self.layer.forward_batch(p, u, du, tape);
+    }
+
+    fn vjp_taped(
+        &self,
+        v: &[f64],
+        u: &[f64],
+        p: &[f64],
+        t: f64,
+        tape: &[f64],
+        vu: &mut [f64],
+        vp: &mut [f64],
+        vt: Option<&mut f64>,
+    ) -> bool {
+        if self.in_f32 || tape.len() != self.batch * self.layer.tape_len() {
+            return self.vjp(v, u, p, t, vu, vp, vt);
+        }
+        if let Some(vt) = vt {
+            *vt = 0.0;
+        }
+        vp.fill(0.0);
+        self.scratch
+            .with::<f64, _>(self.layer.batch_scratch_len(self.batch), |scratch| {
+                self.layer.backward_batch(p, u, tape, v, vu, vp, scratch)
+            });
+        true
+    }
+
     fn num_params(&self) -> Option<usize> {
         Some(self.layer.num_params())
     }

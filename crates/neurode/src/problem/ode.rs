@@ -94,6 +94,40 @@ pub trait OdeFunction {
         false
     }
 
+    /// How many numbers [`rhs_taped`](Self::rhs_taped) records about one
+    /// evaluation (a network's activations) so that
+    /// [`vjp_taped`](Self::vjp_taped) need not evaluate again; 0 (the
+    /// default) records nothing. The discrete adjoint keeps these records
+    /// for the solver's own stages.
+    fn tape_len(&self) -> usize {
+        0
+    }
+
+    /// [`rhs`](Self::rhs) in `f64` that also writes its record into `tape`
+    /// ([`tape_len`](Self::tape_len) numbers).
+    fn rhs_taped(&self, du: &mut [f64], u: &[f64], p: &[f64], t: f64, tape: &mut [f64]) {
+        let _ = tape;
+        self.rhs(du, u, p, t);
+    }
+
+    /// [`vjp`](Self::vjp) at a point whose evaluation
+    /// [`rhs_taped`](Self::rhs_taped) recorded in `tape`.
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_taped(
+        &self,
+        v: &[f64],
+        u: &[f64],
+        p: &[f64],
+        t: f64,
+        tape: &[f64],
+        vu: &mut [f64],
+        vp: &mut [f64],
+        vt: Option<&mut f64>,
+    ) -> bool {
+        let _ = tape;
+        self.vjp(v, u, p, t, vu, vp, vt)
+    }
+
     /// The initial state as a function of the parameters (the seed's
     /// `u0_f(p, t0)`): writes it into `u0` and returns true, or returns false
     /// (the default) to keep the problem's own `u0`. Applied whenever a
@@ -207,6 +241,29 @@ macro_rules! forward_rhs_methods {
         ) -> bool {
             let $s = self;
             $inner.vjp(v, u, p, t, vu, vp, vt)
+        }
+        fn tape_len(&self) -> usize {
+            let $s = self;
+            $inner.tape_len()
+        }
+        fn rhs_taped(&self, du: &mut [f64], u: &[f64], p: &[f64], t: f64, tape: &mut [f64]) {
+            let $s = self;
+            $inner.rhs_taped(du, u, p, t, tape)
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn vjp_taped(
+            &self,
+            v: &[f64],
+            u: &[f64],
+            p: &[f64],
+            t: f64,
+            tape: &[f64],
+            vu: &mut [f64],
+            vp: &mut [f64],
+            vt: Option<&mut f64>,
+        ) -> bool {
+            let $s = self;
+            $inner.vjp_taped(v, u, p, t, tape, vu, vp, vt)
         }
         fn initial_state<T: Scalar>(&self, p: &[T], t0: T, u0: &mut [T]) -> bool {
             let $s = self;

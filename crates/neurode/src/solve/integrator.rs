@@ -58,9 +58,9 @@ pub(crate) struct AcceptedStep<'a, T> {
     pub t_new: T,
     /// The state at `t`.
     pub u: &'a [T],
-    /// Appends the step's stage derivatives, if the method has them
-    /// ([`OdeMethod::write_stages`]).
-    pub stages: &'a dyn Fn(&mut Vec<T>) -> bool,
+    /// Appends the step's stage derivatives, and their tapes if kept, when
+    /// the method has them ([`OdeMethod::write_stages`]).
+    pub stages: &'a dyn Fn(&mut Vec<T>, &mut Vec<f64>) -> bool,
 }
 
 /// Watches the loop after each accepted step; may pause it. The default
@@ -82,6 +82,12 @@ pub(crate) trait StepObserver<T> {
     #[inline(always)]
     fn at_stop(&mut self, t: T, u: &mut [T]) -> bool {
         let _ = (t, u);
+        false
+    }
+
+    /// Whether the method should keep each stage's record of `f`
+    /// ([`OdeMethod::keep_tapes`]) for [`AcceptedStep::stages`].
+    fn wants_tapes(&self) -> bool {
         false
     }
 }
@@ -193,6 +199,9 @@ where
         opts,
     };
     let mut cache = method.new_cache::<F, T, D>(dim, &setup);
+    if observer.wants_tapes() {
+        method.keep_tapes(&mut cache, prob.f().tape_len());
+    }
     let mut u = dim.copy_of(resume.map_or(u0, |cp| &cp.u[..]));
     let mut u_new = dim.zeros::<T>();
     let mut scratch = dim.zeros::<T>();
@@ -550,7 +559,7 @@ where
             dt: if t_event.is_some() { t - t_prev } else { dt },
             t_new: t,
             u: u_new.as_ref(),
-            stages: &|out| method.write_stages(&cache, out),
+            stages: &|out, tapes| method.write_stages(&cache, out, tapes),
         };
         let go_on = observer.accepted(&step, &|| Checkpoint {
             t,

@@ -49,6 +49,16 @@ pub struct ErkCache<T: Scalar, D: Dim> {
     eigen_estimate: Option<f64>,
     /// Whether to compute it (stiffness switching asks).
     track_stiffness: bool,
+    /// Per-evaluation records ([`OdeFunction::rhs_taped`]) of slots
+    /// `0..=end_slot`, `tape_len` numbers each; empty unless kept.
+    tapes: Vec<f64>,
+    tape_len: usize,
+}
+
+/// Slot `i`'s tape, or an empty slice when tapes are not kept for it.
+#[inline(always)]
+fn slot_tape(tapes: &mut [f64], len: usize, i: usize) -> &mut [f64] {
+    tapes.get_mut(i * len..(i + 1) * len).unwrap_or(&mut [])
 }
 
 impl<T: Scalar, D: Dim> ErkCache<T, D> {
@@ -244,10 +254,11 @@ fn erk_stage<M: ErkMethod, F: OdeFunction, T: Scalar, D: Dim>(
     } else if tab.fsal && i == s - 1 {
         // b weights the stages before this one (its own weight is zero).
         combine(u_new, u, dt, &tab.b[..i], &done);
-        rhs.eval(ki, u_new, t + dt);
+        rhs.eval_taped(ki, u_new, t + dt, slot_tape(&mut c.tapes, c.tape_len, i));
     } else {
         combine(c.stage.as_mut(), u, dt, tab.a[i], &done);
-        rhs.eval(ki, c.stage.as_ref(), t + dt.scaled(tab.c[i]));
+        let tape = slot_tape(&mut c.tapes, c.tape_len, i);
+        rhs.eval_taped(ki, c.stage.as_ref(), t + dt.scaled(tab.c[i]), tape);
     }
 }
 
@@ -294,6 +305,8 @@ impl<M: ErkMethod> OdeMethod for M {
             end_pending: false,
             eigen_estimate: None,
             track_stiffness: false,
+            tapes: Vec::new(),
+            tape_len: 0,
         }
     }
 
@@ -304,7 +317,8 @@ impl<M: ErkMethod> OdeMethod for M {
         t: T,
         u: &[T],
     ) {
-        rhs.eval(c.k[0].as_mut(), u, t);
+        let tape = slot_tape(&mut c.tapes, c.tape_len, 0);
+        rhs.eval_taped(c.k[0].as_mut(), u, t, tape);
         c.end_pending = false;
     }
 
@@ -336,6 +350,11 @@ impl<M: ErkMethod> OdeMethod for M {
             first[0]
                 .as_mut()
                 .copy_from_slice(rest[tab.end_slot() - 1].as_ref());
+            if c.tape_len > 0 {
+                let len = c.tape_len;
+                c.tapes
+                    .copy_within(tab.end_slot() * len..(tab.end_slot() + 1) * len, 0);
+            }
             c.end_pending = false;
         }
         for_each_slot!(i => {
@@ -382,7 +401,8 @@ impl<M: ErkMethod> OdeMethod for M {
         if tab.fsal {
             c.extras_ready = 0;
         } else {
-            rhs.eval(c.k[tab.end_slot()].as_mut(), u_new, t_new);
+            let tape = slot_tape(&mut c.tapes, c.tape_len, tab.end_slot());
+            rhs.eval_taped(c.k[tab.end_slot()].as_mut(), u_new, t_new, tape);
             c.extras_ready = 1;
         }
         c.end_pending = true;
@@ -436,13 +456,28 @@ impl<M: ErkMethod> OdeMethod for M {
         dense_eval::<M, T>
     }
 
-    fn write_stages<T: Scalar, D: Dim>(&self, c: &ErkCache<T, D>, out: &mut Vec<T>) -> bool {
+    fn write_stages<T: Scalar, D: Dim>(
+        &self,
+        c: &ErkCache<T, D>,
+        out: &mut Vec<T>,
+        tapes: &mut Vec<f64>,
+    ) -> bool {
         // Right after `accept`, slot 0 still holds this step's first stage
         // (an FSAL method moves the end derivative in at the next step).
-        for slot in &c.k[..M::TABLEAU.stages()] {
+        let s = M::TABLEAU.stages();
+        for slot in &c.k[..s] {
             out.extend_from_slice(slot.as_ref());
         }
+        tapes.extend_from_slice(&c.tapes[..(s * c.tape_len).min(c.tapes.len())]);
         true
+    }
+
+    fn keep_tapes<T: Scalar, D: Dim>(&self, c: &mut ErkCache<T, D>, len: usize) {
+        // Only `f64` solves can record (see `Rhs::eval_taped`).
+        if T::as_f64_slice(&[]).is_some() && len > 0 {
+            c.tape_len = len;
+            c.tapes = vec![0.0; (M::TABLEAU.end_slot() + 1) * len];
+        }
     }
 }
 
