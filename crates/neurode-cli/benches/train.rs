@@ -6,7 +6,8 @@
 //!   loss reached.
 //! - W7: a batch of 256 states through a 2→64→64→2 tanh MLP over
 //!   t ∈ [0, 1], Tsit5 at rtol = atol = 1e-5, loss = mean of y(1)²: time per
-//!   loss + gradient by each reverse method (f64; the peers run f32).
+//!   loss + gradient by each reverse method (f64; the peers run f32), with
+//!   our default PI step-size controller and with the peers' I controller.
 //!
 //! `cargo bench -p neurode-cli --bench train`; JSON lines go to stderr.
 
@@ -15,6 +16,7 @@ use std::time::Instant;
 
 use neurode::nn::{Activation::*, Chain, NeuralRhs};
 use neurode::prelude::*;
+use neurode::solve::ControllerOptions;
 use neurode_cli::demos::spiral::train_spiral_with;
 
 fn shared_data(name: &str) -> serde_json::Value {
@@ -112,7 +114,7 @@ fn w7() {
          (solver and adjoint in f64; the network in f64, or in f32 as the peers run it)"
     );
     println!(
-        "{:<24} {:>8} {:>12} {:>9} {:>9} {:>12}",
+        "{:<26} {:>8} {:>12} {:>9} {:>9} {:>12}",
         "method", "network", "median ms", "fwd nfe", "bwd nfe", "loss"
     );
     fn row<S: Sensitivity + Clone>(
@@ -137,7 +139,7 @@ fn w7() {
             .collect();
         times.sort_by(f64::total_cmp);
         println!(
-            "{name:<24} {dtype:>8} {:>12.2} {:>9} {:>9} {:>12.6e}",
+            "{name:<26} {dtype:>8} {:>12.2} {:>9} {:>9} {:>12.6e}",
             times[3] * 1e3,
             g.stats.forward.f_evals,
             g.stats.backward.f_evals,
@@ -150,7 +152,23 @@ fn w7() {
                 "nfe_forward": g.stats.forward.f_evals, "nfe_backward": g.stats.backward.f_evals})
         );
     }
+    // The peers' step-size controller: diffrax's PIDController defaults and
+    // torchdiffeq's are the I controller, factor 0.9 err^(-1/5) in [0.2, 10];
+    // ours defaults to OrdinaryDiffEq's PI controller, which grows steps
+    // more cautiously when the error estimate sits near an f32 noise floor.
+    let i_opts = opts.clone().controller(ControllerOptions {
+        beta1: Some(0.2),
+        beta2: Some(0.0),
+        ..ControllerOptions::default()
+    });
     for (dtype, prob) in [("float64", &prob64), ("float32", &prob32)] {
+        row(
+            "Discrete, I controller",
+            dtype,
+            prob,
+            &i_opts,
+            Discrete::default(),
+        );
         row("Discrete", dtype, prob, &opts, Discrete::default());
         row(
             "Adjoint::interpolating",
