@@ -53,9 +53,12 @@ const MAX_KEPT_TAPE: usize = 4096;
 /// computed solution. Explicit Runge–Kutta methods are pulled back stage
 /// by stage through their tableau, with checkpointing; other one-step
 /// methods (Rosenbrock, SDIRK) have each recorded step differentiated in
-/// vector duals (every step kept). BDF is not supported (its steps depend
-/// on its history): use [`ForwardMode`](super::ForwardMode) or an
-/// [`Adjoint`](super::Adjoint).
+/// vector duals (every step kept). Through events and callbacks, each step
+/// of an explicit or Rosenbrock method is replayed by the integrator in
+/// vector duals, so event times, affects and restarts are differentiated
+/// as they ran. BDF is not supported (its steps depend on its history),
+/// nor SDIRK through callbacks: use [`ForwardMode`](super::ForwardMode)
+/// or an [`Adjoint`](super::Adjoint).
 ///
 /// ```
 /// use neurode::prelude::*;
@@ -101,7 +104,9 @@ impl Sensitivity for Discrete {
         M: OdeMethod + Clone,
         L: Loss,
     {
-        crate::problem::reject_callbacks(prob.f(), "Discrete")?;
+        if prob.f().has_callbacks() {
+            return super::hybrid::gradient(prob, method, opts, loss, want_u0);
+        }
         let Some(tab) = method.explicit_tableau() else {
             if method.is_one_step() {
                 return super::step_duals::gradient(prob, method, opts, loss, want_u0);

@@ -37,6 +37,7 @@
 mod adjoint;
 mod discrete;
 mod forward;
+mod hybrid;
 mod loss;
 mod step_duals;
 mod vjp;

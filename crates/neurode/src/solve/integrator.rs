@@ -46,6 +46,9 @@ pub(crate) struct Checkpoint<T> {
     pub next_save: usize,
     /// Index of the next stop.
     pub next_stop: usize,
+    /// The event conditions' values the next step starts from (a condition
+    /// that just fired is held at zero so its root is not found again).
+    pub g_prev: Vec<T>,
 }
 
 /// One accepted step, as an observer sees it.
@@ -56,6 +59,8 @@ pub(crate) struct AcceptedStep<'a, T> {
     pub dt: T,
     /// The new time.
     pub t_new: T,
+    /// Points saved so far, this step's included.
+    pub saved: usize,
     /// The state at `t`.
     pub u: &'a [T],
     /// Appends the step's stage derivatives, and their tapes if kept, when
@@ -253,7 +258,10 @@ where
     }
     method.start(&mut cache, &mut rhs, t_start, u.as_ref());
     if n_events > 0 {
-        f.event_conditions(&mut g_prev, u.as_ref(), p, t_start);
+        match resume {
+            Some(cp) if cp.g_prev.len() == n_events => g_prev.copy_from_slice(&cp.g_prev),
+            _ => f.event_conditions(&mut g_prev, u.as_ref(), p, t_start),
+        }
     }
     let finish =
         |mut sol: Solution<T>, retcode, t: T, u: &[T], rhs: &Rhs<F, T>, cache: &M::Cache<T, D>| {
@@ -449,7 +457,7 @@ where
             }
         }
         if let Some(te) = t_event {
-            let th = (te - t) / dt;
+            let th = quotient(te - t, dt);
             method.interpolate(&mut cache, &mut rhs, t, dt, u.as_ref(), th, u_new.as_mut());
             if te.real() != stop.real() {
                 lands = false;
@@ -473,7 +481,7 @@ where
                     t,
                     dt,
                     u.as_ref(),
-                    (ts - t) / dt,
+                    quotient(ts - t, dt),
                     scratch.as_mut(),
                 );
                 sol.push(ts, scratch.as_ref());
@@ -558,6 +566,7 @@ where
             // The step as taken (an event cuts it short).
             dt: if t_event.is_some() { t - t_prev } else { dt },
             t_new: t,
+            saved: sol.len(),
             u: u_new.as_ref(),
             stages: &|out, tapes| method.write_stages(&cache, out, tapes),
         };
@@ -571,6 +580,7 @@ where
             accepted: sol.stats.accepted,
             next_save,
             next_stop,
+            g_prev: g_prev.to_vec(),
         });
         if terminated {
             break ReturnCode::Terminated;
@@ -602,6 +612,23 @@ fn sample_theta(j: usize) -> f64 {
 /// The fraction of the step at which the event found so far fired.
 fn earliest_theta(fired: Option<(usize, f64)>) -> f64 {
     fired.map_or(f64::INFINITY, |(_, theta)| theta)
+}
+
+/// `num / den` whose real part is the `f64` quotient of the real parts.
+///
+/// Dual numbers divide by multiplying with the reciprocal, a rounding away
+/// from `f64` division; where the quotient places a point on the
+/// interpolant (an event, a save) that would let a dual solve drift from
+/// the plain solve it mirrors, and the discrete adjoint through callbacks
+/// replays steps in duals that must retrace the plain ones.
+#[inline(always)]
+fn quotient<T: Scalar>(num: T, den: T) -> T {
+    let q = num / den;
+    if T::PLAIN {
+        q
+    } else {
+        q - T::cst(q.real()) + T::cst(num.real() / den.real())
+    }
 }
 
 /// Where in a step (as a fraction `θ ∈ (a, b]`) a condition going from
