@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use neurode::prelude::*;
-use neurode::sensitivity::Sensitivity;
+use neurode::sensitivity::{Checkpointing, Sensitivity};
 
 ode_system! {
     /// Lotka–Volterra predator–prey.
@@ -245,7 +245,7 @@ fn w2() {
     let rows = vec![
         measure("ForwardMode", &prob, Tsit5, &opts, &loss, ForwardMode, t),
         measure(
-            "Discrete (√N checkpoints)",
+            "Discrete (default: all kept)",
             &prob,
             Tsit5,
             &opts,
@@ -254,7 +254,18 @@ fn w2() {
             t,
         ),
         measure(
-            "Discrete (every step)",
+            "Discrete (√N checkpoints)",
+            &prob,
+            Tsit5,
+            &opts,
+            &loss,
+            Discrete {
+                checkpointing: Checkpointing::Sqrt,
+            },
+            t,
+        ),
+        measure(
+            "Discrete (ckpt every step)",
             &prob,
             Tsit5,
             &opts,
@@ -334,12 +345,23 @@ fn spiral() {
     let rows = vec![
         forward,
         measure(
-            "Discrete (√N checkpoints)",
+            "Discrete (default: all kept)",
             &prob,
             Tsit5,
             &opts,
             &loss,
             Discrete::default(),
+            t,
+        ),
+        measure(
+            "Discrete (√N checkpoints)",
+            &prob,
+            Tsit5,
+            &opts,
+            &loss,
+            Discrete {
+                checkpointing: Checkpointing::Sqrt,
+            },
             t,
         ),
         measure(
