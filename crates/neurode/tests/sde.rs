@@ -503,11 +503,65 @@ fn the_discrete_adjoint_equals_forward_mode_and_finite_differences() {
             g_d[j]
         );
     }
-    // Methods without a discrete adjoint say so.
-    assert!(matches!(
-        prob.loss_and_gradient(Milstein, &opts, &loss, 4, SdeSensitivity::Discrete),
-        Err(Error::Unsupported(_))
-    ));
+}
+
+/// Lotka–Volterra driven by three Wiener processes mixed by a matrix that
+/// depends on the state and the parameters (general noise).
+#[derive(Clone)]
+struct MixedLv;
+impl SdeFunction for MixedLv {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        NoisyLv.drift(du, u, p, t);
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], p: &[T], _t: T) {
+        g[0] = u[0].scaled(0.1);
+        g[1] = p[1].scaled(0.05);
+        g[2] = u[1] * u[0].scaled(0.02);
+        g[3] = p[0].scaled(0.03) * u[1];
+        g[4] = T::cst(0.01);
+        g[5] = u[1].scaled(0.1);
+    }
+    fn noise(&self) -> Noise {
+        Noise::General(3)
+    }
+}
+
+#[test]
+fn the_discrete_adjoint_of_every_method_equals_forward_mode() {
+    use neurode::sde::SdeSensitivity::{Discrete, ForwardMode};
+    fn check<F: SdeFunction + Clone, M: SdeMethod>(prob: &SdeProblem<F>, method: M, dt: f64) {
+        let opts = SolveOptions::default().fixed_dt(dt).saveat_step(0.25);
+        let loss = SumOfSquares::towards_constant(0, 1.0);
+        let (l_d, g_d) = prob
+            .loss_and_gradient(method, &opts, &loss, 5, Discrete)
+            .unwrap();
+        let (l_f, g_f) = prob
+            .loss_and_gradient(method, &opts, &loss, 5, ForwardMode)
+            .unwrap();
+        eprintln!("{}: {g_d:?} vs {g_f:?}", M::NAME);
+        assert!(
+            (l_d - l_f).abs() < 1e-12 * l_f.abs().max(1.0),
+            "{}",
+            M::NAME
+        );
+        for (j, (a, b)) in g_d.iter().zip(&g_f).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-9 * b.abs().max(1.0),
+                "{} p[{j}]: {a} vs {b}",
+                M::NAME
+            );
+        }
+    }
+    let p = vec![1.5, 1.0, 3.0, 1.0];
+    let lv = SdeProblem::new(NoisyLv, vec![1.0, 1.0], (0.0, 1.0), p.clone()).unwrap();
+    check(&lv, Milstein, 1e-3);
+    check(&lv, EulerHeun, 1e-3);
+    check(&lv, Sriw1, 1e-2);
+    let ou = SdeProblem::new(Ou, vec![1.0], (0.0, 1.0), vec![1.5, 0.8]).unwrap();
+    check(&ou, Sra1, 1e-2);
+    let mixed = SdeProblem::new(MixedLv, vec![1.0, 1.0], (0.0, 1.0), p).unwrap();
+    check(&mixed, EulerMaruyama, 1e-3);
+    check(&mixed, EulerHeun, 1e-3);
 }
 
 #[test]

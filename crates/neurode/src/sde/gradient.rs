@@ -1,8 +1,11 @@
 //! Gradients of a loss of an SDE solve with its Brownian path fixed:
 //! forward mode through any method, or the discrete adjoint — the exact
-//! gradient of the computed Euler–Maruyama path, accumulated backwards over
-//! its steps from vector–Jacobian products of drift and diffusion (analytic
-//! where the function gives them, as neural SDEs do; AD otherwise).
+//! gradient of the computed path, accumulated backwards over its steps. For
+//! Euler–Maruyama with diagonal or scalar noise, from vector–Jacobian
+//! products of drift and diffusion (analytic where the function gives them,
+//! as neural SDEs do; AD otherwise); for every other method and noise, each
+//! stored step is run again in vector duals and the adjoint pulled back
+//! through its Jacobian.
 
 use num_dual::DualSVec64;
 
@@ -21,8 +24,10 @@ pub enum SdeSensitivity {
     /// Dual numbers through the solver (any method), eight parameters per
     /// solve.
     ForwardMode,
-    /// Backwards over the stored steps (Euler–Maruyama; diagonal or scalar
-    /// noise): one pass whatever the number of parameters.
+    /// Backwards over the stored steps: for Euler–Maruyama with diagonal or
+    /// scalar noise by VJPs, one pass whatever the number of parameters;
+    /// otherwise (Milstein, Euler–Heun, SRIW1, SRA1, general noise) by each
+    /// step's Jacobian in vector duals, `⌈(n + np)/8⌉` dual steps per step.
     Discrete,
 }
 
@@ -82,18 +87,15 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         match sensitivity {
             SdeSensitivity::ForwardMode => self.forward_gradient(method, opts, loss, seed),
             SdeSensitivity::Discrete => {
-                if !M::HAS_DISCRETE_ADJOINT
-                    || !matches!(self.f.noise(), Noise::Diagonal | Noise::Scalar)
+                if M::HAS_DISCRETE_ADJOINT
+                    && matches!(self.f.noise(), Noise::Diagonal | Noise::Scalar)
                 {
-                    return Err(Error::Unsupported(format!(
-                        "the discrete adjoint of {} with {:?} noise (Euler–Maruyama with diagonal \
-                         or scalar noise; ForwardMode otherwise)",
-                        M::NAME,
-                        self.f.noise()
-                    )));
+                    self.discrete_gradient(opts, loss, seed)
+                        .map(|(l, dp, _)| (l, dp))
+                } else {
+                    self.replayed_gradient(method, opts, loss, seed)
+                        .map(|(l, dp, _)| (l, dp))
                 }
-                self.discrete_gradient(opts, loss, seed)
-                    .map(|(l, dp, _)| (l, dp))
             }
         }
     }
@@ -141,6 +143,107 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             }
         }
         Ok((value, grad))
+    }
+
+    /// Any method forward, storing every step's start, size and noise, then
+    /// backwards: each step run again in vector duals seeded in its start
+    /// state and the parameters, eight directions per pass, and the adjoint
+    /// pulled back through it. Also returns `dL/du0`.
+    pub(crate) fn replayed_gradient<M: SdeMethod, L: Loss>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        loss: &L,
+        seed: u64,
+    ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
+        type Lanes = DualSVec64<8>;
+        let (n, np, shape) = (self.len(), self.p.len(), self.f.noise());
+        let m = shape.processes(n);
+        let (mut states, mut steps, mut dws, mut i10s) =
+            (self.u0.clone(), Vec::new(), Vec::new(), Vec::new());
+        let mut saved: Vec<usize> = Vec::new(); // the state index of each save
+        let mut noise = BrownianPath::new(m, seed);
+        let sol = self.run_fixed(method, opts, &mut noise, |s| {
+            steps.push((s.t, s.h));
+            dws.extend_from_slice(s.dw);
+            i10s.extend_from_slice(s.i10);
+            states.extend_from_slice(s.u_new);
+            if s.saved {
+                saved.push(steps.len());
+            }
+        })?;
+        crate::sensitivity::check_success(&sol, "forward")?;
+        if sol.len() > saved.len() {
+            saved.insert(0, 0); // the start point
+        }
+        loss.check(saved.len(), n)?;
+        let mut dl_du = vec![0.0; sol.u_flat().len()];
+        let value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut dl_du);
+
+        let seed_lane = |x: f64, d: usize, first: usize| {
+            if (first..first + 8).contains(&d) {
+                Lanes::from_re(x).derivative(d - first)
+            } else {
+                Lanes::from_re(x)
+            }
+        };
+        let mut lambda = vec![0.0; n];
+        let mut next = vec![0.0; n];
+        let mut grad = vec![0.0; np];
+        let mut work = super::methods::Work::<Lanes>::new(n, np, shape);
+        let mut u_l = vec![Lanes::from_re(0.0); n];
+        let mut p_l = vec![Lanes::from_re(0.0); np];
+        let mut unew_l = vec![Lanes::from_re(0.0); n];
+        let mut next_saved = saved.len();
+        for k in (0..=steps.len()).rev() {
+            while next_saved > 0 && saved[next_saved - 1] == k {
+                next_saved -= 1;
+                for (l, g) in lambda
+                    .iter_mut()
+                    .zip(&dl_du[next_saved * n..(next_saved + 1) * n])
+                {
+                    *l += g;
+                }
+            }
+            if k == 0 {
+                break;
+            }
+            let (t, h) = steps[k - 1];
+            let u = &states[(k - 1) * n..k * n];
+            for (d, &x) in work.dw.iter_mut().zip(&dws[(k - 1) * m..k * m]) {
+                *d = Lanes::from_re(x);
+            }
+            for (d, &x) in work.i10.iter_mut().zip(&i10s[(k - 1) * m..k * m]) {
+                *d = Lanes::from_re(x);
+            }
+            for first in (0..n + np).step_by(8) {
+                for (j, (l, &x)) in u_l.iter_mut().zip(u).enumerate() {
+                    *l = seed_lane(x, j, first);
+                }
+                for (j, (l, &x)) in p_l.iter_mut().zip(&self.p).enumerate() {
+                    *l = seed_lane(x, n + j, first);
+                }
+                let (tl, hl) = (Lanes::from_re(t), Lanes::from_re(h));
+                method.step(&self.f, &p_l, tl, hl, &u_l, &mut unew_l, &mut work);
+                let mut acc = [0.0; 8];
+                for (&w, y) in lambda.iter().zip(&unew_l) {
+                    if let Some(e) = &y.eps.0 {
+                        for (a, x) in acc.iter_mut().zip(e.iter()) {
+                            *a += w * x;
+                        }
+                    }
+                }
+                for (lane, &a) in acc.iter().enumerate() {
+                    match first + lane {
+                        d if d < n => next[d] = a,
+                        d if d < n + np => grad[d - n] += a,
+                        _ => {}
+                    }
+                }
+            }
+            std::mem::swap(&mut lambda, &mut next);
+        }
+        Ok((value, grad, lambda))
     }
 
     /// Euler–Maruyama forward, storing every step, then backwards:

@@ -87,6 +87,8 @@ pub(crate) struct TakenStep<'a, T> {
     pub h: T,
     /// Its Wiener increments.
     pub dw: &'a [f64],
+    /// Their iterated integrals `I₁₀` (methods that need them; else zeros).
+    pub i10: &'a [f64],
     /// The state it reached.
     pub u_new: &'a [T],
     /// Whether that state was saved.
@@ -352,6 +354,7 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
                 t: t_start,
                 h,
                 dw: &dw,
+                i10: &i10,
                 u_new: &u,
                 saved: save,
             });
