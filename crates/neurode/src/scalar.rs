@@ -105,6 +105,11 @@ pub trait Scalar:
     }
     /// The real part as `f64` (derivative parts dropped).
     fn real(self) -> f64;
+    /// This number with its real part set to `re`, derivative parts kept.
+    #[inline(always)]
+    fn with_real(self, re: f64) -> Self {
+        self - Self::cst(self.real()) + Self::cst(re)
+    }
     /// `self * c` for a plain coefficient `c`; cheaper than `self * Self::cst(c)`
     /// for dual numbers.
     fn scaled(self, c: f64) -> Self;
@@ -238,6 +243,10 @@ macro_rules! impl_scalar_float {
             #[inline(always)]
             fn real(self) -> f64 {
                 self as f64
+            }
+            #[inline(always)]
+            fn with_real(self, re: f64) -> Self {
+                re as Self
             }
             #[inline(always)]
             fn scaled(self, c: f64) -> Self {
@@ -449,6 +458,10 @@ where
         self.re.real()
     }
     #[inline(always)]
+    fn with_real(self, re: f64) -> Self {
+        Dual::new(self.re.with_real(re), self.eps)
+    }
+    #[inline(always)]
     fn scaled(self, c: f64) -> Self {
         Dual::new(self.re.scaled(c), self.eps.scaled(c))
     }
@@ -493,6 +506,11 @@ impl<const N: usize> Scalar for DualSVec64<N> {
         self.re
     }
     #[inline(always)]
+    fn with_real(mut self, re: f64) -> Self {
+        self.re = re;
+        self
+    }
+    #[inline(always)]
     fn scaled(self, c: f64) -> Self {
         self * c
     }
@@ -525,6 +543,17 @@ mod tests {
             + (1.0 - x.tanh().powi(2)) / x.sqrt()
             - 0.5 * x.tanh() * x.powf(-1.5)
             + 1.0 / (1.0 + x)
+    }
+
+    #[test]
+    fn with_real_replaces_only_the_real_part() {
+        assert_eq!(2.5f64.with_real(-1.0), -1.0);
+        assert_eq!(2.5f32.with_real(-1.0), -1.0f32);
+        let d = Dual64::new(2.5, 3.0).with_real(-1.0);
+        assert_eq!((d.re, d.eps), (-1.0, 3.0));
+        let v = DualSVec64::<2>::from_re(2.5).derivative(1).with_real(0.25);
+        assert_eq!(v.re, 0.25);
+        assert_eq!(v.eps.0.unwrap().as_slice(), &[0.0, 1.0]);
     }
 
     #[test]

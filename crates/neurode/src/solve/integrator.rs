@@ -627,7 +627,7 @@ fn quotient<T: Scalar>(num: T, den: T) -> T {
     if T::PLAIN {
         q
     } else {
-        q - T::cst(q.real()) + T::cst(num.real() / den.real())
+        q.with_real(num.real() / den.real())
     }
 }
 
