@@ -2,7 +2,11 @@
 //! termination exactly at a root, directions, several conditions, preset
 //! times, a discrete callback, and gradients through event times.
 
+mod common;
+
+use common::rel_diff;
 use neurode::prelude::*;
+use neurode::sensitivity::Sensitivity;
 
 ode_system! {
     /// Free fall: height `x`, velocity `v`; `e` is used by the events.
@@ -263,28 +267,22 @@ fn a_discrete_callback_sees_every_step() {
     assert!(sol.t.iter().enumerate().all(|(i, _)| sol.u(i)[0] >= 17.9));
 }
 
-#[test]
-fn forward_mode_differentiates_through_event_times() {
-    // The height at t = 2.5, after one bounce, as a function of g and e.
+/// The squared height at t = 2.5, after one bounce, and its gradient in
+/// (g, e) by `sensitivity`, checked against central differences of the
+/// solve; returns the loss.
+fn ball_gradient_matches_central_differences<S: Sensitivity>(sensitivity: S) -> f64 {
     let opts = SolveOptions::default()
         .tolerances(1e-11, 1e-11)
         .saveat(vec![2.5]);
     let loss = SumOfSquares::towards_constant(0, 0.0);
     let prob = ball(2.5);
     let (l, grad) = prob
-        .loss_and_gradient(Tsit5, &opts, &loss, ForwardMode)
+        .loss_and_gradient(Tsit5, &opts, &loss, sensitivity)
         .unwrap();
     let at = |p: Vec<f64>| {
         let sol = prob.clone().with_p(p).unwrap().solve(Tsit5, &opts).unwrap();
         sol.u(0)[0].powi(2)
     };
-    // Analytic: x(t) = v_b τ − g τ²/2, τ = t − t_b, t_b = √(2H/g), v_b = e g t_b.
-    let x = |g: f64, e: f64| {
-        let tb = (2.0 * H / g).sqrt();
-        let tau = 2.5 - tb;
-        e * g * tb * tau - 0.5 * g * tau * tau
-    };
-    assert!((l - x(G, E).powi(2)).abs() < 1e-8);
     for (j, h) in [(0, 1e-5), (1, 1e-6)] {
         let mut up = vec![G, E];
         let mut down = vec![G, E];
@@ -297,16 +295,19 @@ fn forward_mode_differentiates_through_event_times() {
             grad[j]
         );
     }
+    l
 }
 
-/// Largest relative difference, entry by entry (tiny entries count as 1e-6
-/// of the largest).
-fn rel_diff(got: &[f64], want: &[f64]) -> f64 {
-    let scale = want.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / b.abs().max(1e-6 * scale))
-        .fold(0.0, f64::max)
+#[test]
+fn forward_mode_differentiates_through_event_times() {
+    let l = ball_gradient_matches_central_differences(ForwardMode);
+    // Analytic: x(t) = v_b τ − g τ²/2, τ = t − t_b, t_b = √(2H/g), v_b = e g t_b.
+    let x = |g: f64, e: f64| {
+        let tb = (2.0 * H / g).sqrt();
+        let tau = 2.5 - tb;
+        e * g * tb * tau - 0.5 * g * tau * tau
+    };
+    assert!((l - x(G, E).powi(2)).abs() < 1e-8);
 }
 
 /// The discrete adjoint through callbacks against forward mode (itself
@@ -370,30 +371,7 @@ fn discrete_adjoint_differentiates_through_events() {
         &loss,
     );
     // And against central differences of the solve itself.
-    let opts = SolveOptions::default()
-        .tolerances(1e-11, 1e-11)
-        .saveat(vec![2.5]);
-    let loss = SumOfSquares::towards_constant(0, 0.0);
-    let prob = ball(2.5);
-    let (_, grad) = prob
-        .loss_and_gradient(Tsit5, &opts, &loss, Discrete::default())
-        .unwrap();
-    let at = |p: Vec<f64>| {
-        let sol = prob.clone().with_p(p).unwrap().solve(Tsit5, &opts).unwrap();
-        sol.u(0)[0].powi(2)
-    };
-    for (j, h) in [(0, 1e-5), (1, 1e-6)] {
-        let mut up = vec![G, E];
-        let mut down = vec![G, E];
-        up[j] += h;
-        down[j] -= h;
-        let fd = (at(up) - at(down)) / (2.0 * h);
-        assert!(
-            (grad[j] - fd).abs() < 1e-5 * fd.abs(),
-            "p[{j}]: {} vs {fd}",
-            grad[j]
-        );
-    }
+    ball_gradient_matches_central_differences(Discrete::default());
 }
 
 #[test]

@@ -26,17 +26,6 @@ fn finite_difference_gradient(
         .collect()
 }
 
-/// The largest relative difference between two gradients, entry by entry
-/// (entries below 1e-6 of the largest count as that size, so a gradient
-/// entry that is zero up to rounding does not dominate).
-fn rel_diff(got: &[f64], want: &[f64]) -> f64 {
-    let scale = want.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs() / b.abs().max(1e-6 * scale))
-        .fold(0.0, f64::max)
-}
-
 fn lotka_volterra() -> OdeProblem<LotkaVolterra> {
     OdeProblem::new(
         LotkaVolterra,

@@ -7,14 +7,13 @@
 //! stored step is run again in vector duals and the adjoint pulled back
 //! through its Jacobian.
 
-use num_dual::DualSVec64;
-
 use super::brownian::BrownianPath;
 use super::methods::{EulerMaruyama, SdeMethod};
 use super::problem::{Noise, SdeFunction, SdeProblem};
 use crate::error::Error;
 use crate::problem::OdeFunction;
 use crate::scalar::Scalar;
+use crate::sensitivity::lanes::{LANES, Lanes, pull, seed as seed_lane};
 use crate::sensitivity::{Loss, VjpWork, vjp};
 use crate::solve::SolveOptions;
 
@@ -110,19 +109,13 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         let (n, np) = (self.len(), self.p.len());
         let mut grad = vec![0.0; np];
         let mut value = f64::NAN;
-        for start in (0..np.max(1)).step_by(8) {
-            let lift = |x: f64| DualSVec64::<8>::from_re(x);
+        for start in (0..np.max(1)).step_by(LANES) {
+            let lift = |x: f64| Lanes::from_re(x);
             let p: Vec<_> = self
                 .p
                 .iter()
                 .enumerate()
-                .map(|(i, &x)| {
-                    if (start..start + 8).contains(&i) {
-                        lift(x).derivative(i - start)
-                    } else {
-                        lift(x)
-                    }
-                })
+                .map(|(i, &x)| seed_lane(x, i, start))
                 .collect();
             let dual = SdeProblem {
                 f: self.f.clone(),
@@ -137,7 +130,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             let l = loss.value(&t, sol.u_flat(), n);
             value = l.re;
             if let Some(e) = l.eps.0.as_ref() {
-                for (lane, g) in grad.iter_mut().skip(start).take(8).enumerate() {
+                for (lane, g) in grad.iter_mut().skip(start).take(LANES).enumerate() {
                     *g = e[lane];
                 }
             }
@@ -145,10 +138,47 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         Ok((value, grad))
     }
 
-    /// Any method forward, storing every step's start, size and noise, then
-    /// backwards: each step run again in vector duals seeded in its start
-    /// state and the parameters, eight directions per pass, and the adjoint
-    /// pulled back through it. Also returns `dL/du0`.
+    /// A fixed-step solve along the path of `seed` with every step kept
+    /// (start, size, increments, iterated integrals, state reached), and
+    /// the loss with its gradient at the saved points.
+    fn record<M: SdeMethod, L: Loss>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        loss: &L,
+        seed: u64,
+    ) -> Result<Recorded, Error> {
+        let n = self.len();
+        let m = self.f.noise().processes(n);
+        let mut r = Recorded {
+            states: self.u0.clone(),
+            ..Recorded::default()
+        };
+        let mut noise = BrownianPath::new(m, seed);
+        let sol = self.run_fixed(method, opts, &mut noise, |s| {
+            r.steps.push((s.t, s.h));
+            r.dws.extend_from_slice(s.dw);
+            r.i10s.extend_from_slice(s.i10);
+            r.states.extend_from_slice(s.u_new);
+            if s.saved {
+                r.saved.push(r.steps.len());
+            }
+        })?;
+        crate::sensitivity::check_success(&sol, "forward")?;
+        if sol.len() > r.saved.len() {
+            r.saved.insert(0, 0); // the start point
+        }
+        loss.check(r.saved.len(), n)?;
+        r.dl_du = vec![0.0; sol.u_flat().len()];
+        r.value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut r.dl_du);
+        r.next_saved = r.saved.len();
+        Ok(r)
+    }
+
+    /// Any method forward, storing every step, then backwards: each step
+    /// run again in vector duals seeded in its start state and the
+    /// parameters, eight directions per pass, and the adjoint pulled back
+    /// through it. Also returns `dL/du0`.
     pub(crate) fn replayed_gradient<M: SdeMethod, L: Loss>(
         &self,
         method: M,
@@ -156,37 +186,9 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         loss: &L,
         seed: u64,
     ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
-        type Lanes = DualSVec64<8>;
         let (n, np, shape) = (self.len(), self.p.len(), self.f.noise());
         let m = shape.processes(n);
-        let (mut states, mut steps, mut dws, mut i10s) =
-            (self.u0.clone(), Vec::new(), Vec::new(), Vec::new());
-        let mut saved: Vec<usize> = Vec::new(); // the state index of each save
-        let mut noise = BrownianPath::new(m, seed);
-        let sol = self.run_fixed(method, opts, &mut noise, |s| {
-            steps.push((s.t, s.h));
-            dws.extend_from_slice(s.dw);
-            i10s.extend_from_slice(s.i10);
-            states.extend_from_slice(s.u_new);
-            if s.saved {
-                saved.push(steps.len());
-            }
-        })?;
-        crate::sensitivity::check_success(&sol, "forward")?;
-        if sol.len() > saved.len() {
-            saved.insert(0, 0); // the start point
-        }
-        loss.check(saved.len(), n)?;
-        let mut dl_du = vec![0.0; sol.u_flat().len()];
-        let value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut dl_du);
-
-        let seed_lane = |x: f64, d: usize, first: usize| {
-            if (first..first + 8).contains(&d) {
-                Lanes::from_re(x).derivative(d - first)
-            } else {
-                Lanes::from_re(x)
-            }
-        };
+        let mut r = self.record(method, opts, loss, seed)?;
         let mut lambda = vec![0.0; n];
         let mut next = vec![0.0; n];
         let mut grad = vec![0.0; np];
@@ -194,29 +196,20 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         let mut u_l = vec![Lanes::from_re(0.0); n];
         let mut p_l = vec![Lanes::from_re(0.0); np];
         let mut unew_l = vec![Lanes::from_re(0.0); n];
-        let mut next_saved = saved.len();
-        for k in (0..=steps.len()).rev() {
-            while next_saved > 0 && saved[next_saved - 1] == k {
-                next_saved -= 1;
-                for (l, g) in lambda
-                    .iter_mut()
-                    .zip(&dl_du[next_saved * n..(next_saved + 1) * n])
-                {
-                    *l += g;
-                }
-            }
+        for k in (0..=r.steps.len()).rev() {
+            r.add_saves_of_state(k, n, &mut lambda);
             if k == 0 {
                 break;
             }
-            let (t, h) = steps[k - 1];
-            let u = &states[(k - 1) * n..k * n];
-            for (d, &x) in work.dw.iter_mut().zip(&dws[(k - 1) * m..k * m]) {
+            let (t, h) = r.steps[k - 1];
+            let u = &r.states[(k - 1) * n..k * n];
+            for (d, &x) in work.dw.iter_mut().zip(&r.dws[(k - 1) * m..k * m]) {
                 *d = Lanes::from_re(x);
             }
-            for (d, &x) in work.i10.iter_mut().zip(&i10s[(k - 1) * m..k * m]) {
+            for (d, &x) in work.i10.iter_mut().zip(&r.i10s[(k - 1) * m..k * m]) {
                 *d = Lanes::from_re(x);
             }
-            for first in (0..n + np).step_by(8) {
+            for first in (0..n + np).step_by(LANES) {
                 for (j, (l, &x)) in u_l.iter_mut().zip(u).enumerate() {
                     *l = seed_lane(x, j, first);
                 }
@@ -225,14 +218,8 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
                 }
                 let (tl, hl) = (Lanes::from_re(t), Lanes::from_re(h));
                 method.step(&self.f, &p_l, tl, hl, &u_l, &mut unew_l, &mut work);
-                let mut acc = [0.0; 8];
-                for (&w, y) in lambda.iter().zip(&unew_l) {
-                    if let Some(e) = &y.eps.0 {
-                        for (a, x) in acc.iter_mut().zip(e.iter()) {
-                            *a += w * x;
-                        }
-                    }
-                }
+                let mut acc = [0.0; LANES];
+                pull(&lambda, &unew_l, &mut acc);
                 for (lane, &a) in acc.iter().enumerate() {
                     match first + lane {
                         d if d < n => next[d] = a,
@@ -243,7 +230,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             }
             std::mem::swap(&mut lambda, &mut next);
         }
-        Ok((value, grad, lambda))
+        Ok((r.value, grad, lambda))
     }
 
     /// Euler–Maruyama forward, storing every step, then backwards:
@@ -258,26 +245,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
     ) -> Result<(f64, Vec<f64>, Vec<f64>), Error> {
         let (n, np, shape) = (self.len(), self.p.len(), self.f.noise());
         let m = shape.processes(n);
-        // Forward, keeping each step's start, size, increments and state.
-        let (mut states, mut steps, mut dws) = (self.u0.clone(), Vec::new(), Vec::new());
-        let mut saved: Vec<usize> = Vec::new(); // the state index of each save
-        let mut noise = BrownianPath::new(m, seed);
-        let sol = self.run_fixed(EulerMaruyama, opts, &mut noise, |s| {
-            steps.push((s.t, s.h));
-            dws.extend_from_slice(s.dw);
-            states.extend_from_slice(s.u_new);
-            if s.saved {
-                saved.push(steps.len());
-            }
-        })?;
-        crate::sensitivity::check_success(&sol, "forward")?;
-        if sol.len() > saved.len() {
-            saved.insert(0, 0); // the start point
-        }
-        loss.check(saved.len(), n)?;
-        let mut dl_du = vec![0.0; sol.u_flat().len()];
-        let value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut dl_du);
-
+        let mut r = self.record(EulerMaruyama, opts, loss, seed)?;
         // Backwards over the steps.
         let mut lambda = vec![0.0; n];
         let mut grad = vec![0.0; np];
@@ -285,24 +253,14 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         let mut weights = vec![0.0; n];
         let mut next = vec![0.0; n];
         let mut vjp_work = VjpWork::<f64>::new(n, np);
-        let mut next_saved = saved.len();
-        for k in (0..=steps.len()).rev() {
-            // The loss's gradient at a save of state k.
-            while next_saved > 0 && saved[next_saved - 1] == k {
-                next_saved -= 1;
-                for (l, g) in lambda
-                    .iter_mut()
-                    .zip(&dl_du[next_saved * n..(next_saved + 1) * n])
-                {
-                    *l += g;
-                }
-            }
+        for k in (0..=r.steps.len()).rev() {
+            r.add_saves_of_state(k, n, &mut lambda);
             if k == 0 {
                 break;
             }
-            let (ts, h) = steps[k - 1];
-            let u = &states[(k - 1) * n..k * n];
-            let dwk = &dws[(k - 1) * m..k * m];
+            let (ts, h) = r.steps[k - 1];
+            let u = &r.states[(k - 1) * n..k * n];
+            let dwk = &r.dws[(k - 1) * m..k * m];
             vjp(
                 &DriftView(&self.f),
                 &lambda,
@@ -347,6 +305,34 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             }
             std::mem::swap(&mut lambda, &mut next);
         }
-        Ok((value, grad, lambda))
+        Ok((r.value, grad, lambda))
+    }
+}
+
+/// A fixed-step solve kept for a backward pass (see `SdeProblem::record`).
+#[derive(Default)]
+struct Recorded {
+    /// `(t, h)` of each step.
+    steps: Vec<(f64, f64)>,
+    dws: Vec<f64>,
+    i10s: Vec<f64>,
+    /// The start state, then the state after each step.
+    states: Vec<f64>,
+    /// The state index of each save, in order.
+    saved: Vec<usize>,
+    dl_du: Vec<f64>,
+    value: f64,
+    /// Saves not yet pulled back (the backward pass goes from the last).
+    next_saved: usize,
+}
+
+impl Recorded {
+    /// Adds the loss's gradient at the saves of state `k` to `lambda`.
+    fn add_saves_of_state(&mut self, k: usize, n: usize, lambda: &mut [f64]) {
+        while self.next_saved > 0 && self.saved[self.next_saved - 1] == k {
+            self.next_saved -= 1;
+            let g = &self.dl_du[self.next_saved * n..(self.next_saved + 1) * n];
+            lambda.iter_mut().zip(g).for_each(|(l, g)| *l += g);
+        }
     }
 }

@@ -11,8 +11,7 @@
 //! and each replayed step is checked against the recorded one (same saves,
 //! same end state to a thousandth of the tolerance).
 
-use num_dual::DualSVec64;
-
+use super::lanes::{LANES, Lanes, pull, seed};
 use super::{Gradient, GradientStats, Loss, ParamMapJacobian, check_success};
 use crate::error::Error;
 use crate::methods::OdeMethod;
@@ -20,9 +19,6 @@ use crate::problem::{OdeFunction, OdeProblem, Role};
 use crate::solve::{
     AcceptedStep, Checkpoint, SolveOptions, Stats, StepObserver, integrate_observed,
 };
-
-const LANES: usize = 8;
-type Lanes = DualSVec64<LANES>;
 
 /// The end of every accepted step: the loop's state there and how many
 /// points had been saved by then.
@@ -58,26 +54,6 @@ impl StepObserver<Lanes> for OneStep {
         let cp = checkpoint();
         self.end = Some((cp.u, cp.t));
         false
-    }
-}
-
-/// Seeds `x` in lane `d - first` when direction `d` falls in this pass.
-fn seed(x: f64, d: usize, first: usize) -> Lanes {
-    if (first..first + LANES).contains(&d) {
-        Lanes::from_re(x).derivative(d - first)
-    } else {
-        Lanes::from_re(x)
-    }
-}
-
-/// `Σ_i w_i ∂y_i/∂(lane k)` for each lane.
-fn pull(w: &[f64], y: &[Lanes], acc: &mut [f64; LANES]) {
-    for (wi, yi) in w.iter().zip(y) {
-        if let Some(e) = &yi.eps.0 {
-            for (a, x) in acc.iter_mut().zip(e.iter()) {
-                *a += wi * x;
-            }
-        }
     }
 }
 

@@ -38,6 +38,7 @@ mod adjoint;
 mod discrete;
 mod forward;
 mod hybrid;
+pub(crate) mod lanes;
 mod loss;
 mod step_duals;
 mod vjp;

@@ -12,8 +12,7 @@
 //! steps. Newton iterations stop on the real part, so for SDIRK methods the
 //! result is the derivative of the computed solution to Newton's tolerance.
 
-use num_dual::DualSVec64;
-
+use super::lanes::{LANES, Lanes, pull, seed};
 use super::{Gradient, GradientStats, Loss, ParamMapJacobian, check_success};
 use crate::dim::Dyn;
 use crate::error::Error;
@@ -22,9 +21,6 @@ use crate::problem::{JacobianSparsity, OdeFunction, OdeProblem};
 use crate::solve::{
     AcceptedStep, Checkpoint, SolveOptions, Stats, StepObserver, integrate_observed,
 };
-
-const LANES: usize = 8;
-type Lanes = DualSVec64<LANES>;
 
 /// Records every accepted step: `(t, dt, t_new)` and the state at `t`.
 #[derive(Default)]
@@ -38,26 +34,6 @@ impl StepObserver<f64> for Recorder {
         self.times.push((step.t, step.dt, step.t_new));
         self.u.extend_from_slice(step.u);
         true
-    }
-}
-
-/// Seeds `x` in lane `d - first` when direction `d` falls in this pass.
-fn seed(x: f64, d: usize, first: usize) -> Lanes {
-    if (first..first + LANES).contains(&d) {
-        Lanes::from_re(x).derivative(d - first)
-    } else {
-        Lanes::from_re(x)
-    }
-}
-
-/// `Σ_i w_i ∂y_i/∂(lane k)` for each lane.
-fn pull(w: &[f64], y: &[Lanes], acc: &mut [f64; LANES]) {
-    for (wi, yi) in w.iter().zip(y) {
-        if let Some(e) = &yi.eps.0 {
-            for (a, x) in acc.iter_mut().zip(e.iter()) {
-                *a += wi * x;
-            }
-        }
     }
 }
 
