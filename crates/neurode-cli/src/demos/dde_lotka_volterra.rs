@@ -72,14 +72,9 @@ impl FitProblem for DdeFit {
     }
 
     fn assess(&self, p: &[f64]) -> Result<(f64, f64), Error> {
-        let sol = problem(p)?.solve(MethodOfSteps(Tsit5), &options())?;
-        let loss = SumOfSquares::towards_constant(0, 1.0).value(&sol.t, sol.u_flat(), 2);
-        let worst = sol
-            .component(0)
-            .iter()
-            .map(|x| (x - 1.0).abs())
-            .fold(0.0, f64::max);
-        Ok((loss, worst))
+        Ok(super::fit::rabbits_at_one(
+            &problem(p)?.solve(MethodOfSteps(Tsit5), &options())?,
+        ))
     }
 }
 

@@ -38,6 +38,20 @@ pub struct FitOutcome {
     pub seconds: f64,
 }
 
+/// The seed's "keep the rabbits at 1" measures of a solution: the loss
+/// Σ (x(t) − 1)² over its saved points and the largest |x(t) − 1|.
+pub fn rabbits_at_one(sol: &neurode::Solution) -> (f64, f64) {
+    use neurode::sensitivity::{Loss, SumOfSquares};
+    let loss =
+        SumOfSquares::towards_constant(0, 1.0).value(&sol.t, sol.u_flat(), sol.u_end().len());
+    let worst = sol
+        .component(0)
+        .iter()
+        .map(|x| (x - 1.0).abs())
+        .fold(0.0, f64::max);
+    (loss, worst)
+}
+
 /// ADAM(0.1) from [`P0`] for `iterations`, with a frame every `frame_every`
 /// iterations when asked.
 pub fn fit(
