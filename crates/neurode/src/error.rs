@@ -10,7 +10,9 @@ use thiserror::Error;
 pub enum Error {
     /// A gradient method was asked to differentiate through callbacks it
     /// cannot handle.
-    #[error("{method} cannot differentiate through events or callbacks; use ForwardMode")]
+    #[error(
+        "{method} cannot differentiate through events or callbacks; use ForwardMode or Discrete"
+    )]
     CallbacksUnsupported {
         /// The gradient method.
         method: &'static str,
