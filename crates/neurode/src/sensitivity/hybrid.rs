@@ -123,6 +123,18 @@ where
              did not retrace the forward solve (use ForwardMode)"
         ))
     };
+    // The problem in duals for each pass of directions (the parameters
+    // seeded, and t0 for the first step), built once for all steps.
+    let lifted: Vec<_> = (0..directions)
+        .step_by(LANES)
+        .map(|first| {
+            prob.map_scalar(|role, i, x| match role {
+                Role::P => seed(x, n + i, first),
+                Role::Tspan if i == 0 => seed(x, n + np, first),
+                _ => Lanes::from_re(x),
+            })
+        })
+        .collect();
     for k in (0..rec.ends.len()).rev() {
         let start = k.checked_sub(1).map(|j| &rec.ends[j].0);
         let saved_before = k.checked_sub(1).map_or(0, |j| rec.ends[j].1);
@@ -130,12 +142,7 @@ where
         let u_start = start.map_or(prob.u0(), |cp| &cp.u[..]);
         ubar_start.fill(0.0);
         let mut tbar_start = 0.0;
-        for first in (0..directions).step_by(LANES) {
-            let lifted = prob.map_scalar(|role, i, x| match role {
-                Role::P => seed(x, n + i, first),
-                Role::Tspan if i == 0 => seed(x, n + np, first),
-                _ => Lanes::from_re(x),
-            });
+        for (lifted, first) in lifted.iter().zip((0..directions).step_by(LANES)) {
             let u_seeded: Vec<Lanes> = u_start
                 .iter()
                 .enumerate()
@@ -144,12 +151,16 @@ where
             let mut one = OneStep::default();
             let (replay, _) = match start {
                 // The first step also saves the points at t0.
-                None => {
-                    integrate_observed(&lifted.with_u0(u_seeded)?, method, opts, &mut one, None)?
-                }
+                None => integrate_observed(
+                    &lifted.clone().with_u0(u_seeded)?,
+                    method,
+                    opts,
+                    &mut one,
+                    None,
+                )?,
                 Some(cp) => {
                     let resume = lift(cp, u_seeded, seed(cp.t, n + np, first));
-                    integrate_observed(&lifted, method, opts, &mut one, Some(&resume))?
+                    integrate_observed(lifted, method, opts, &mut one, Some(&resume))?
                 }
             };
             backward.f_evals += replay.stats.f_evals;
