@@ -109,6 +109,24 @@ fn widen<T: Scalar>(src: &[f32], dst: &mut [T]) {
 }
 
 impl<L: Layer> NeuralRhs<L> {
+    /// The layer's backward pass over the batch from its forward `tape`:
+    /// `vu` overwritten, `vp` set to `vᵀ ∂f/∂p`.
+    fn backward_from_tape<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        tape: &[T],
+        vu: &mut [T],
+        vp: &mut [T],
+    ) {
+        vp.iter_mut().for_each(|x| *x = T::zero());
+        self.scratch
+            .with::<T, _>(self.layer.batch_scratch_len(self.batch), |scratch| {
+                self.layer.backward_batch(p, u, tape, v, vu, vp, scratch)
+            });
+    }
+
     /// The network.
     pub fn layer(&self) -> &L {
         &self.layer
@@ -168,11 +186,7 @@ impl<L: Layer> OdeFunction for NeuralRhs<L> {
         if let Some(vt) = vt {
             *vt = 0.0;
         }
-        vp.fill(0.0);
-        self.scratch
-            .with::<f64, _>(self.layer.batch_scratch_len(self.batch), |scratch| {
-                self.layer.backward_batch(p, u, tape, v, vu, vp, scratch)
-            });
+        self.backward_from_tape(v, u, p, tape, vu, vp);
         true
     }
 
@@ -198,16 +212,11 @@ impl<L: Layer> OdeFunction for NeuralRhs<L> {
             return true;
         }
         let (b, k) = (self.batch, self.layer.tape_len());
-        let out = self.layer.out_dim();
-        let need = b * k + b * out;
-        vp.iter_mut().for_each(|x| *x = T::zero());
+        let need = b * k + b * self.layer.out_dim();
         self.tape.with::<T, _>(need, |buf| {
             let (tape, y) = buf.split_at_mut(b * k);
             self.layer.forward_batch(p, u, y, tape);
-            self.scratch
-                .with::<T, _>(self.layer.batch_scratch_len(b), |scratch| {
-                    self.layer.backward_batch(p, u, tape, v, vu, vp, scratch)
-                });
+            self.backward_from_tape(v, u, p, tape, vu, vp);
         });
         true
     }
