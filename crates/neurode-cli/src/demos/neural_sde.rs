@@ -214,41 +214,25 @@ pub fn run(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     );
     let [t, md, sd, mm, sm] = &o.curves;
     let mut chart = Chart::new("Neural SDE: data (points) vs model (lines)", "t", "u");
-    for (label, y, mark, color) in [
-        ("data mean", md.clone(), Mark::Points, 0),
-        (
-            "data mean ± std",
-            md.iter().zip(sd).map(|(m, s)| m + s).collect(),
-            Mark::Points,
-            1,
-        ),
-        (
-            "",
-            md.iter().zip(sd).map(|(m, s)| m - s).collect(),
-            Mark::Points,
-            1,
-        ),
-        ("model mean", mm.clone(), Mark::Line, 0),
-        (
-            "model mean ± std",
-            mm.iter().zip(sm).map(|(m, s)| m + s).collect(),
-            Mark::Line,
-            1,
-        ),
-        (
-            "",
-            mm.iter().zip(sm).map(|(m, s)| m - s).collect(),
-            Mark::Line,
-            1,
-        ),
+    // Mean and mean ± std, for the data (points) and the model (lines).
+    for (name, mean, std, mark) in [
+        ("data", md, sd, Mark::Points),
+        ("model", mm, sm, Mark::Line),
     ] {
-        chart.series.push(Series {
-            label: label.into(),
-            x: t.clone(),
-            y,
-            mark,
-            color,
-        });
+        let shifted = |sign: f64| mean.iter().zip(std).map(|(m, s)| m + sign * s).collect();
+        for (label, y, color) in [
+            (format!("{name} mean"), mean.clone(), 0),
+            (format!("{name} mean ± std"), shifted(1.0), 1),
+            (String::new(), shifted(-1.0), 1),
+        ] {
+            chart.series.push(Series {
+                label,
+                x: t.clone(),
+                y,
+                mark,
+                color,
+            });
+        }
     }
     let fit_png = out.join("neural_sde_fit.png");
     chart.save_png(&fit_png)?;
