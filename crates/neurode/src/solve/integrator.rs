@@ -341,7 +341,9 @@ where
         let dt = if lands {
             stop - t
         } else {
-            T::cst(dir * dt_abs)
+            // A sign flip, not a multiply: this sits on the path from one
+            // step's error to the next step's stages.
+            T::cst(dt_abs.copysign(dir))
         };
         let err_sq = method.step(
             &mut cache,
@@ -555,7 +557,13 @@ where
                 factor = 1.0;
             }
             last_rejected = false;
-            dt_abs = (dt.real().abs() * factor).min(dtmax);
+            dt_abs = dt.real().abs() * factor;
+            // A branch rather than `min`: it rarely binds, and when
+            // predicted it keeps the clamp off the dependency chain.
+            if dt_abs > dtmax {
+                std::hint::cold_path();
+                dt_abs = dtmax;
+            }
         }
         let done = lands && stop_is_end;
         if lands && !stop_is_end {
