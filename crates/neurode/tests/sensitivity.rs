@@ -221,6 +221,12 @@ fn rober_relative_sensitivities_with_stiff_solvers() {
         1e-3,
     );
     check(
+        "discrete, BDF",
+        prob.loss_and_gradient(Bdf::default(), &tight, &RoberLoss, Discrete::default())
+            .unwrap(),
+        1e-4,
+    );
+    check(
         "quadrature, BDF adjoint",
         prob.loss_and_gradient(
             Bdf::default(),
@@ -486,7 +492,7 @@ fn gradient_errors_are_typed() {
     let opts = SolveOptions::default().saveat_step(0.1);
     let loss = rabbits_at_one();
     assert!(matches!(
-        prob.loss_and_gradient(Bdf::default(), &opts, &loss, Discrete::default()),
+        prob.loss_and_gradient(AutoTsit5(Rodas5P), &opts, &loss, Discrete::default()),
         Err(Error::Unsupported(_))
     ));
     assert!(matches!(
@@ -581,7 +587,7 @@ fn lorenz_backsolve_fails_where_interpolating_and_discrete_do_not() {
 /// recorded steps themselves: on fixed steps it matches finite differences
 /// of the same fixed-step solve, and on adaptive steps forward mode.
 #[test]
-fn discrete_through_implicit_one_step_methods() {
+fn discrete_through_implicit_methods() {
     fn check<F: OdeFunction + Clone, L: Loss, M: OdeMethod + Copy>(
         m: M,
         prob: &OdeProblem<F>,
@@ -641,6 +647,14 @@ fn discrete_through_implicit_one_step_methods() {
         .saveat_step(0.05);
     check(Rodas5P, &rober, &RoberLoss, &adaptive, 1e-5);
     check(KenCarp4, &rober, &RoberLoss, &adaptive, 1e-5);
+    // BDF: each step replayed from its recorded history, through order
+    // and step-size changes.
+    check(Bdf::default(), &lv, &rabbits_at_one(), &fixed, 1e-5);
+    check(Bdf::default(), &rober, &RoberLoss, &adaptive, 1e-5);
+    let lv_adaptive = SolveOptions::default()
+        .tolerances(1e-10, 1e-10)
+        .saveat_step(0.1);
+    check(Bdf::default(), &lv, &rabbits_at_one(), &lv_adaptive, 1e-5);
 }
 
 /// Lotka–Volterra whose evaluations record `(x, y, t)` and whose VJP reads

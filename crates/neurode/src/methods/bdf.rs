@@ -514,7 +514,36 @@ impl OdeMethod for Bdf {
     fn dense_fn<T: Scalar>() -> DenseFn<T> {
         bdf_dense_eval::<T>
     }
+
+    /// `[order, step order, h, next order, equal steps, D…]`: the
+    /// differences and the bookkeeping the next step starts from.
+    fn write_history<T: Scalar, D: Dim>(&self, c: &BdfCache<T>, out: &mut Vec<T>) -> bool {
+        let meta = [
+            c.order as f64,
+            c.step_order as f64,
+            c.h.unwrap_or(f64::NAN),
+            c.next_order as f64,
+            c.n_equal_steps as f64,
+        ];
+        out.extend(meta.iter().map(|&x| T::cst(x)));
+        out.extend_from_slice(&c.d);
+        true
+    }
+
+    fn read_history<T: Scalar, D: Dim>(&self, c: &mut BdfCache<T>, history: &[T]) {
+        let (meta, d) = history.split_at(HISTORY_META);
+        let count = |x: &T| (x.real() as usize).clamp(1, c.max_order);
+        c.order = count(&meta[0]);
+        c.step_order = count(&meta[1]);
+        c.h = Some(meta[2].real()).filter(|h| h.is_finite());
+        c.next_order = count(&meta[3]);
+        c.n_equal_steps = meta[4].real() as usize;
+        c.d.copy_from_slice(d);
+    }
 }
+
+/// Bookkeeping numbers ahead of the differences in a written history.
+const HISTORY_META: usize = 5;
 
 /// Turns `f(t0, u0)` into `u'(t0)` where `M` allows: divides by a diagonal
 /// (zero rows, algebraic, get slope zero) or solves with a dense `M`

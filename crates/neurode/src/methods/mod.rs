@@ -353,4 +353,24 @@ pub trait OdeMethod {
     fn keep_tapes<T: Scalar, D: Dim>(&self, cache: &mut Self::Cache<T, D>, len: usize) {
         let _ = (cache, len);
     }
+
+    /// For a method whose steps read a history of earlier ones (BDF's
+    /// backward differences): appends, after an accepted step, everything
+    /// the next step reads besides the parameters, and returns true. With
+    /// [`read_history`](Self::read_history) this lets the discrete adjoint
+    /// run any one step again on its own. One-step methods return false.
+    fn write_history<T: Scalar, D: Dim>(
+        &self,
+        cache: &Self::Cache<T, D>,
+        out: &mut Vec<T>,
+    ) -> bool {
+        let _ = (cache, out);
+        false
+    }
+
+    /// Puts back a history written by [`write_history`](Self::write_history)
+    /// (after [`start`](Self::start)), so the next step continues from it.
+    fn read_history<T: Scalar, D: Dim>(&self, cache: &mut Self::Cache<T, D>, history: &[T]) {
+        let _ = (cache, history);
+    }
 }

@@ -53,12 +53,14 @@ const MAX_KEPT_TAPE: usize = 4096;
 /// computed solution. Explicit Runge–Kutta methods are pulled back stage
 /// by stage through their tableau, with checkpointing; other one-step
 /// methods (Rosenbrock, SDIRK) have each recorded step differentiated in
-/// vector duals (every step kept). Through events and callbacks, each step
-/// of an explicit or Rosenbrock method is replayed by the integrator in
-/// vector duals, so event times, affects and restarts are differentiated
-/// as they ran. BDF is not supported (its steps depend on its history),
-/// nor SDIRK through callbacks: use [`ForwardMode`](super::ForwardMode)
-/// or an [`Adjoint`](super::Adjoint).
+/// vector duals (every step kept), and BDF each step from its recorded
+/// history, the adjoint carried through the history. Through events and
+/// callbacks, each step of an explicit or Rosenbrock method is replayed by
+/// the integrator in vector duals, so event times, affects and restarts
+/// are differentiated as they ran. Not supported: SDIRK or BDF through
+/// callbacks, BDF with a time span depending on `p`, and methods that
+/// switch between others; use [`ForwardMode`](super::ForwardMode) or an
+/// [`Adjoint`](super::Adjoint).
 ///
 /// ```
 /// use neurode::prelude::*;
@@ -108,14 +110,7 @@ impl Sensitivity for Discrete {
             return super::hybrid::gradient(prob, method, opts, loss, want_u0);
         }
         let Some(tab) = method.explicit_tableau() else {
-            if method.is_one_step() {
-                return super::step_duals::gradient(prob, method, opts, loss, want_u0);
-            }
-            return Err(Error::Unsupported(format!(
-                "the discrete adjoint of {}, whose steps depend on earlier ones \
-                 (use ForwardMode or an Adjoint)",
-                method.info().name
-            )));
+            return super::step_duals::gradient(prob, method, opts, loss, want_u0);
         };
         prob.validate()?;
         let (n, np) = (prob.len(), prob.p().len());

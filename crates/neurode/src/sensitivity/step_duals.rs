@@ -6,10 +6,16 @@
 //! differentiated, Jacobian evaluation and linear solves included, so no
 //! transposed solver has to be written per method.
 //!
+//! A method whose steps read a history of earlier ones (BDF) writes that
+//! history after every accepted step ([`OdeMethod::write_history`]); each
+//! step is then replayed from its recorded history, seeded in every number
+//! of it, and the adjoint carried from step to step is the history's
+//! adjoint rather than the state's.
+//!
 //! Steps are recorded in full during the forward solve (implicit methods
 //! keep Jacobians and factorisations across steps, which a replay from a
 //! checkpoint would not reproduce), so memory grows with the number of
-//! steps. Newton iterations stop on the real part, so for SDIRK methods the
+//! steps. Newton iterations stop on the real part, so for SDIRK and BDF the
 //! result is the derivative of the computed solution to Newton's tolerance.
 
 use super::lanes::{LANES, Lanes, pull, seed};
@@ -22,22 +28,31 @@ use crate::solve::{
     AcceptedStep, Checkpoint, SolveOptions, Stats, StepObserver, integrate_observed,
 };
 
-/// Records every accepted step: `(t, dt, t_new)` and the state at `t`.
+/// Records every accepted step: `(t, dt, t_new)`, the state at `t`, and
+/// the history after it where the method keeps one.
 #[derive(Default)]
 struct Recorder {
     times: Vec<(f64, f64, f64)>,
     u: Vec<f64>,
+    history: Vec<f64>,
+    /// Numbers per history (0: a one-step method).
+    history_len: usize,
 }
 
 impl StepObserver<f64> for Recorder {
     fn accepted(&mut self, step: &AcceptedStep<'_, f64>, _: &dyn Fn() -> Checkpoint<f64>) -> bool {
         self.times.push((step.t, step.dt, step.t_new));
         self.u.extend_from_slice(step.u);
+        let before = self.history.len();
+        if (step.history)(&mut self.history) {
+            self.history_len = self.history.len() - before;
+        }
         true
     }
 }
 
-/// The discrete adjoint of a one-step method with no tableau.
+/// The discrete adjoint of an implicit method: a one-step method with no
+/// tableau, or one that keeps a history.
 pub(crate) fn gradient<F, M, L>(
     prob: &OdeProblem<F>,
     method: &M,
@@ -63,27 +78,51 @@ where
     let mut rec = Recorder::default();
     let (sol, _) = integrate_observed(prob, method, opts, &mut rec, None)?;
     check_success(&sol, "forward")?;
+    let hlen = rec.history_len;
+    if !method.is_one_step() && hlen == 0 {
+        return Err(Error::Unsupported(format!(
+            "the discrete adjoint of {}, whose steps depend on earlier ones \
+             without a history to replay them from (use ForwardMode or an Adjoint)",
+            method.info().name
+        )));
+    }
+    if hlen > 0 && f.time_span(p).is_some() {
+        // A history rescaled to a new step size is rescaled in real
+        // arithmetic, so a span that moves with `p` would be lost.
+        return Err(Error::Unsupported(format!(
+            "the discrete adjoint of {} with a time span depending on p \
+             (use ForwardMode or an Adjoint)",
+            method.info().name
+        )));
+    }
     loss.check(sol.len(), n)?;
     let mut dl_du = vec![0.0; sol.u_flat().len()];
     let loss_value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut dl_du);
 
     let maps = ParamMapJacobian::of(prob);
     let track_time = maps.is_some();
-    // Directions: the start state, the parameters, then the step's time and size.
-    let directions = n + np + if track_time { 2 } else { 0 };
+    // Directions: the start state (or the history a step starts from), the
+    // parameters, then the step's time and size.
+    let extra = if track_time { 2 } else { 0 };
     let (t0, t1) = prob.tspan();
     let dir = if t1 > t0 { 1.0 } else { -1.0 };
     let scale = ErrorScale {
         rtol: &opts.rtol,
         atol: &opts.atol,
     };
+    // Adjoints of this step's new state, of its start state, and of the
+    // history after it (history methods).
     let mut ubar = vec![0.0; n];
     let mut ubar_start = vec![0.0; n];
+    let mut hbar = vec![0.0; hlen];
+    let mut hbar_start = vec![0.0; hlen];
     let mut pbar = vec![0.0; np];
     let (mut tbar, mut t1bar) = (0.0, 0.0);
     let mut next_save = sol.len();
     let mut backward = Stats::default();
     let mut u_l = vec![Lanes::from_re(0.0); n];
+    let mut h_l = vec![Lanes::from_re(0.0); hlen];
+    let mut hout_l: Vec<Lanes> = Vec::with_capacity(hlen);
     let mut p_l = vec![Lanes::from_re(0.0); np];
     let mut unew_l = vec![Lanes::from_re(0.0); n];
     let mut out_l = vec![Lanes::from_re(0.0); n];
@@ -91,6 +130,10 @@ where
     for k in (0..rec.times.len()).rev() {
         let (t, dt, t_new) = rec.times[k];
         let u = &rec.u[k * n..(k + 1) * n];
+        // The step starts from the history the one before it left.
+        let from_history = hlen > 0 && k > 0;
+        let start_len = if from_history { hlen } else { n };
+        let directions = start_len + np + extra;
         interps.clear();
         while next_save > 0 {
             let ts = sol.t[next_save - 1];
@@ -106,16 +149,30 @@ where
             next_save -= 1;
         }
         ubar_start.fill(0.0);
+        hbar_start.fill(0.0);
         let (mut t_adj, mut dt_adj) = (0.0, 0.0);
         for first in (0..directions).step_by(LANES) {
-            for (j, (l, &x)) in u_l.iter_mut().zip(u).enumerate() {
-                *l = seed(x, j, first);
+            if from_history {
+                let h = &rec.history[(k - 1) * hlen..k * hlen];
+                for (j, (l, &x)) in h_l.iter_mut().zip(h).enumerate() {
+                    *l = seed(x, j, first);
+                }
+                for (l, &x) in u_l.iter_mut().zip(u) {
+                    *l = Lanes::from_re(x);
+                }
+            } else {
+                for (j, (l, &x)) in u_l.iter_mut().zip(u).enumerate() {
+                    *l = seed(x, j, first);
+                }
             }
             for (j, (l, &x)) in p_l.iter_mut().zip(p).enumerate() {
-                *l = seed(x, n + j, first);
+                *l = seed(x, start_len + j, first);
             }
             let (tl, dtl) = if track_time {
-                (seed(t, n + np, first), seed(dt, n + np + 1, first))
+                (
+                    seed(t, start_len + np, first),
+                    seed(dt, start_len + np + 1, first),
+                )
             } else {
                 (Lanes::from_re(t), Lanes::from_re(dt))
             };
@@ -131,6 +188,9 @@ where
             let mut cache = method.new_cache::<F, Lanes, Dyn>(Dyn(n), &setup);
             let mut rhs = Rhs::new(f, &p_l);
             method.start(&mut cache, &mut rhs, tl, &u_l);
+            if from_history {
+                method.read_history(&mut cache, &h_l);
+            }
             method.step(
                 &mut cache,
                 &mut rhs,
@@ -142,6 +202,14 @@ where
             );
             let mut acc = [0.0; LANES];
             pull(&ubar, &unew_l, &mut acc);
+            if hlen > 0 {
+                // A history method's dense output is read from the history
+                // the step leaves, which the next step starts from.
+                method.accept(&mut cache, &mut rhs, tl + dtl, &unew_l);
+                hout_l.clear();
+                method.write_history(&cache, &mut hout_l);
+                pull(&hbar, &hout_l, &mut acc);
+            }
             for &(ts, idx) in &interps {
                 let theta = (Lanes::from_re(ts) - tl) / dtl;
                 method.interpolate(&mut cache, &mut rhs, tl, dtl, &u_l, theta, &mut out_l);
@@ -153,15 +221,17 @@ where
             backward.solves += rhs.solves;
             for (lane, &a) in acc.iter().enumerate() {
                 match first + lane {
-                    d if d < n => ubar_start[d] = a,
-                    d if d < n + np => pbar[d - n] += a,
-                    d if d == n + np && track_time => t_adj = a,
-                    d if d == n + np + 1 && track_time => dt_adj = a,
+                    d if d < start_len && from_history => hbar_start[d] = a,
+                    d if d < start_len => ubar_start[d] = a,
+                    d if d < start_len + np => pbar[d - start_len] += a,
+                    d if d == start_len + np && track_time => t_adj = a,
+                    d if d == start_len + np + 1 && track_time => dt_adj = a,
                     _ => {}
                 }
             }
         }
         ubar.copy_from_slice(&ubar_start);
+        hbar.copy_from_slice(&hbar_start);
         if track_time {
             // As for explicit methods: a step landing on the end has
             // dt = t1 - t; one landing on a fixed stop has dt = stop - t.

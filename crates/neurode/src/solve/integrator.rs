@@ -66,6 +66,9 @@ pub(crate) struct AcceptedStep<'a, T> {
     /// Appends the step's stage derivatives, and their tapes if kept, when
     /// the method has them ([`OdeMethod::write_stages`]).
     pub stages: &'a dyn Fn(&mut Vec<T>, &mut Vec<f64>) -> bool,
+    /// Appends the history the next step reads, when the method keeps one
+    /// ([`OdeMethod::write_history`]).
+    pub history: &'a dyn Fn(&mut Vec<T>) -> bool,
 }
 
 /// Watches the loop after each accepted step; may pause it. The default
@@ -577,6 +580,7 @@ where
             saved: sol.len(),
             u: u_new.as_ref(),
             stages: &|out, tapes| method.write_stages(&cache, out, tapes),
+            history: &|out| method.write_history(&cache, out),
         };
         let go_on = observer.accepted(&step, &|| Checkpoint {
             t,
