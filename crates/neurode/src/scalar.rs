@@ -529,6 +529,23 @@ impl<const N: usize> Scalar for DualSVec64<N> {
     dualnum_functions!();
 }
 
+/// `num / den` whose real part is the `f64` quotient of the real parts.
+///
+/// Dual numbers divide by multiplying with the reciprocal, a rounding away
+/// from `f64` division; where the quotient places a point on the
+/// interpolant (an event, a save) that would let a dual solve drift from
+/// the plain solve it mirrors, and the discrete adjoint through callbacks
+/// replays steps in duals that must retrace the plain ones.
+#[inline(always)]
+pub(crate) fn quotient<T: Scalar>(num: T, den: T) -> T {
+    let q = num / den;
+    if T::PLAIN {
+        q
+    } else {
+        q.with_real(num.real() / den.real())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

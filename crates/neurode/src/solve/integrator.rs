@@ -14,7 +14,7 @@ use crate::dim::{Dim, Dyn, Fixed};
 use crate::error::Error;
 use crate::methods::{ErrorScale, OdeMethod, Rhs, Setup};
 use crate::problem::{EventAction, OdeFunction, OdeProblem};
-use crate::scalar::Scalar;
+use crate::scalar::{Scalar, quotient};
 
 /// How much longer than the controller's choice a step may be stretched to
 /// land on a stop, rather than leave a sliver of a step after it.
@@ -624,23 +624,6 @@ fn sample_theta(j: usize) -> f64 {
 /// The fraction of the step at which the event found so far fired.
 fn earliest_theta(fired: Option<(usize, f64)>) -> f64 {
     fired.map_or(f64::INFINITY, |(_, theta)| theta)
-}
-
-/// `num / den` whose real part is the `f64` quotient of the real parts.
-///
-/// Dual numbers divide by multiplying with the reciprocal, a rounding away
-/// from `f64` division; where the quotient places a point on the
-/// interpolant (an event, a save) that would let a dual solve drift from
-/// the plain solve it mirrors, and the discrete adjoint through callbacks
-/// replays steps in duals that must retrace the plain ones.
-#[inline(always)]
-fn quotient<T: Scalar>(num: T, den: T) -> T {
-    let q = num / den;
-    if T::PLAIN {
-        q
-    } else {
-        q.with_real(num.real() / den.real())
-    }
 }
 
 /// Where in a step (as a fraction `θ ∈ (a, b]`) a condition going from

@@ -266,7 +266,7 @@ impl<T: Scalar> Solution<T> {
             })
             .saturating_sub(1);
         let (start, size) = (dense.starts[idx], dense.sizes[idx]);
-        let theta = (t - start) / size;
+        let theta = crate::scalar::quotient(t - start, size);
         let data = &dense.data[idx * dense.width..(idx + 1) * dense.width];
         (dense.eval)(theta, size, data, out);
         Ok(())
