@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use neurode::dde::{DdeFunction, DdeProblem, History, MethodOfSteps};
+use neurode::dde::{DdeFunction, DdeProblem, DdeSensitivity, History, MethodOfSteps};
 use neurode::plot::{Chart, Mark, Series};
 use neurode::prelude::*;
 
@@ -53,7 +53,12 @@ pub struct DdeFit;
 impl FitProblem for DdeFit {
     fn loss_and_gradient(&self, p: &[f64]) -> Result<(f64, Vec<f64>), Error> {
         let loss = SumOfSquares::towards_constant(0, 1.0);
-        problem(p)?.loss_and_gradient(MethodOfSteps(Tsit5), &options(), &loss)
+        problem(p)?.loss_and_gradient(
+            MethodOfSteps(Tsit5),
+            &options(),
+            &loss,
+            DdeSensitivity::ForwardMode,
+        )
     }
 
     fn frame(&self, p: &[f64], title: String) -> Result<Chart, Error> {

@@ -13,6 +13,12 @@
 //! breakpoints are not tracked, which costs order there, not convergence).
 //! A query past the solved pieces reads NaN and the solve stops as
 //! `Unstable`.
+//!
+//! Gradients ([`DdeProblem::loss_and_gradient`]) come by forward mode
+//! through the whole method of steps or by the discrete adjoint
+//! ([`DdeSensitivity`]).
+
+mod discrete;
 
 use std::any::Any;
 
@@ -178,6 +184,20 @@ impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
         M: ErkMethod + OdeMethod,
         F: Clone,
     {
+        self.solve_pieces(method, opts).map(|(sol, _)| sol)
+    }
+
+    /// [`solve`](Self::solve), also returning the solved pieces with their
+    /// dense output (which the delayed terms read).
+    fn solve_pieces<M>(
+        &self,
+        method: MethodOfSteps<M>,
+        opts: &SolveOptions,
+    ) -> Result<(Solution<T>, Vec<Solution<T>>), Error>
+    where
+        M: ErkMethod + OdeMethod,
+        F: Clone,
+    {
         let inner = method.0;
         let n = self.u0.len();
         let (t0, t1) = (self.tspan.0.real(), self.tspan.1.real());
@@ -237,15 +257,47 @@ impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
         }
         out.retcode = retcode;
         out.end = u;
-        Ok(out)
+        Ok((out, pieces.0))
     }
 }
 
+/// How to differentiate a delay solve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DdeSensitivity {
+    /// Dual numbers through the whole method of steps, four parameters per
+    /// solve: cheap for few parameters.
+    ForwardMode,
+    /// Backwards over the steps taken: each step run again in vector duals
+    /// seeded in its start state, the parameters and every delayed value it
+    /// read, and the adjoint of those values passed back into the dense
+    /// output of the steps they came from. The exact gradient of the
+    /// computed solution, at a cost that does not grow with the number of
+    /// parameters beyond the duals' width.
+    Discrete,
+}
+
 impl<F: DdeFunction + Clone> DdeProblem<F, f64> {
-    /// `loss` of the solve and its gradient with respect to `p`, by forward
-    /// mode through the method of steps (dual numbers, four directions per
-    /// solve), the delayed terms and breakpoints included.
+    /// `loss` of the solve and its gradient with respect to `p`, the delayed
+    /// terms and breakpoints included, by `sensitivity`.
     pub fn loss_and_gradient<M, L>(
+        &self,
+        method: MethodOfSteps<M>,
+        opts: &SolveOptions,
+        loss: &L,
+        sensitivity: DdeSensitivity,
+    ) -> Result<(f64, Vec<f64>), Error>
+    where
+        M: ErkMethod + OdeMethod,
+        L: Loss,
+    {
+        match sensitivity {
+            DdeSensitivity::ForwardMode => self.forward_gradient(method, opts, loss),
+            DdeSensitivity::Discrete => discrete::gradient(self, method, opts, loss),
+        }
+    }
+
+    /// Forward mode: the problem solved in dual numbers.
+    fn forward_gradient<M, L>(
         &self,
         method: MethodOfSteps<M>,
         opts: &SolveOptions,
