@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use neurode::prelude::*;
 use neurode::sde::{
-    EnsembleOptions, EulerHeun, EulerMaruyama, Milstein, SdeFunction, SdeMethod, SdeProblem, Sriw1,
+    EnsembleOptions, EulerHeun, EulerMaruyama, Milstein, SdeFunction, SdeMethod, SdeProblem, Sosri,
+    Sriw1,
 };
 use neurode::solve::Stepping;
 
@@ -181,6 +182,7 @@ fn main() {
             .tolerances(tol, tol)
             .saveat_step(0.1);
         row(&format!("SRIW1 adaptive {tol:e}"), Sriw1, &prob, &adaptive);
+        row(&format!("SOSRI adaptive {tol:e}"), Sosri, &prob, &adaptive);
     }
     neural_gradient();
 }

@@ -6,7 +6,7 @@ use neurode::num_dual::Dual64;
 use neurode::prelude::*;
 use neurode::sde::{
     BrownianGrid, EnsembleOptions, EulerHeun, EulerMaruyama, Milstein, Noise, NoiseSource,
-    SdeFunction, SdeMethod, SdeProblem, Sra1, Sriw1,
+    SdeFunction, SdeMethod, SdeProblem, Sosra, Sosri, Sra1, Sriw1,
 };
 
 /// `du = μ u dt + σ u dW`.
@@ -76,6 +76,11 @@ fn strong_orders_match_theory_on_geometric_brownian_motion() {
     eprintln!("strong order: SRIW1 {p_sri:.3} {sri:?}");
     assert!((p_sri - 1.5).abs() < 0.2, "SRIW1 {p_sri} {sri:?}");
     assert!(sri[4] < mil[4] / 4.0);
+    let (_, sos) = strong_errors(Sosri, false);
+    let p_sos = slope(&hs, &sos);
+    eprintln!("strong order: SOSRI {p_sos:.3} {sos:?}");
+    assert!((p_sos - 1.5).abs() < 0.2, "SOSRI {p_sos} {sos:?}");
+    assert!(sos[4] < mil[4] / 4.0);
     let (p_em, p_mil, p_heun) = (slope(&hs, &em), slope(&hs, &mil), slope(&hs, &heun));
     eprintln!(
         "strong orders: EM {p_em:.3}, Milstein {p_mil:.3}, EulerHeun (Stratonovich) {p_heun:.3}"
@@ -301,6 +306,7 @@ fn sra1_has_strong_order_at_least_one_and_a_half_on_additive_noise() {
     let fine = 1.0 / 4096.0;
     let hs: Vec<f64> = (3..=7).map(|k| 1.0 / f64::from(1 << k)).collect();
     let (mut sra, mut em) = (vec![0.0; hs.len()], vec![0.0; hs.len()]);
+    let mut sosra = vec![0.0; hs.len()];
     let paths = 300;
     for path in 0..paths {
         let grid = BrownianGrid::new(1, 0.0, fine, 4096, 7000 + path);
@@ -323,21 +329,34 @@ fn sra1_has_strong_order_at_least_one_and_a_half_on_additive_noise() {
             let b = prob
                 .solve_with_noise(EulerMaruyama, &opts, &mut grid.clone())
                 .unwrap();
+            let c = prob
+                .solve_with_noise(Sosra, &opts, &mut grid.clone())
+                .unwrap();
             sra[k] += (a.u_end()[0] - exact).abs() / paths as f64;
             em[k] += (b.u_end()[0] - exact).abs() / paths as f64;
+            sosra[k] += (c.u_end()[0] - exact).abs() / paths as f64;
         }
     }
     let (p_sra, p_em) = (slope(&hs, &sra), slope(&hs, &em));
-    eprintln!("additive noise: SRA1 {p_sra:.3} {sra:?}, EM {p_em:.3}");
+    let p_sosra = slope(&hs, &sosra);
+    eprintln!(
+        "additive noise: SRA1 {p_sra:.3} {sra:?}, SOSRA {p_sosra:.3} {sosra:?}, EM {p_em:.3}"
+    );
     // Order 1.5 at least; with a linear drift the terms that limit it to
     // 1.5 vanish and it measures 2.
     assert!(p_sra > 1.3, "SRA1 {p_sra} {sra:?}");
+    assert!(p_sosra > 1.3, "SOSRA {p_sosra} {sosra:?}");
     // EM is order 1 on additive noise.
     assert!((p_em - 1.0).abs() < 0.2, "EM {p_em}");
 }
 
 #[test]
-fn adaptive_sriw1_keeps_the_law_of_the_solution_through_rejections() {
+fn adaptive_order_one_and_a_half_methods_keep_the_law_of_the_solution_through_rejections() {
+    adaptive_keeps_the_law(Sriw1);
+    adaptive_keeps_the_law(Sosri);
+}
+
+fn adaptive_keeps_the_law<M: SdeMethod + Send + Sync>(method: M) {
     // GBM's log is Gaussian: mean μ − σ²/2, variance σ²; compare the adaptive
     // solves' ln u(1) with it (the bridge must keep rejected steps' noise).
     let prob = SdeProblem::new(Gbm, vec![1.0], (0.0, 1.0), vec![MU, SIGMA]).unwrap();
@@ -347,7 +366,7 @@ fn adaptive_sriw1_keeps_the_law_of_the_solution_through_rejections() {
     let paths = 4000;
     let ens = prob
         .ensemble(
-            Sriw1,
+            method,
             &opts,
             EnsembleOptions {
                 trajectories: paths,
@@ -362,20 +381,32 @@ fn adaptive_sriw1_keeps_the_law_of_the_solution_through_rejections() {
     let se = SIGMA / (paths as f64).sqrt();
     assert!(
         (m - (MU - 0.5 * SIGMA * SIGMA)).abs() < 4.0 * se,
-        "mean {m}"
+        "{}: mean {m}",
+        M::NAME
     );
-    assert!((v / (SIGMA * SIGMA) - 1.0).abs() < 0.1, "variance {v}");
+    assert!(
+        (v / (SIGMA * SIGMA) - 1.0).abs() < 0.1,
+        "{}: variance {v}",
+        M::NAME
+    );
     // Steps were rejected (so the bridge was used), and a seed fixes a path.
-    let a = prob.solve_adaptive(Sriw1, &opts, 3).unwrap();
-    let b = prob.solve_adaptive(Sriw1, &opts, 3).unwrap();
+    let a = prob.solve_adaptive(method, &opts, 3).unwrap();
+    let b = prob.solve_adaptive(method, &opts, 3).unwrap();
     assert_eq!(a.u_flat(), b.u_flat());
     let rejected: usize = (0..200)
-        .map(|s| prob.solve_adaptive(Sriw1, &opts, s).unwrap().stats.rejected)
+        .map(|s| {
+            prob.solve_adaptive(method, &opts, s)
+                .unwrap()
+                .stats
+                .rejected
+        })
         .sum();
     assert!(rejected > 0);
     eprintln!(
-        "adaptive SRIW1: {} steps, {} rejected (seed 3); {rejected} rejections over 200 paths",
-        a.stats.accepted, a.stats.rejected
+        "adaptive {}: {} steps, {} rejected (seed 3); {rejected} rejections over 200 paths",
+        M::NAME,
+        a.stats.accepted,
+        a.stats.rejected
     );
 }
 
@@ -557,8 +588,10 @@ fn the_discrete_adjoint_of_every_method_equals_forward_mode() {
     check(&lv, Milstein, 1e-3);
     check(&lv, EulerHeun, 1e-3);
     check(&lv, Sriw1, 1e-2);
+    check(&lv, Sosri, 1e-2);
     let ou = SdeProblem::new(Ou, vec![1.0], (0.0, 1.0), vec![1.5, 0.8]).unwrap();
     check(&ou, Sra1, 1e-2);
+    check(&ou, Sosra, 1e-2);
     let mixed = SdeProblem::new(MixedLv, vec![1.0, 1.0], (0.0, 1.0), p).unwrap();
     check(&mixed, EulerMaruyama, 1e-3);
     check(&mixed, EulerHeun, 1e-3);
@@ -587,4 +620,71 @@ fn a_neural_sde_uses_its_analytic_vjps_in_the_discrete_adjoint() {
     for (a, b) in g_d.iter().zip(&g_f) {
         assert!((a - b).abs() < 1e-10 * scale, "{a} vs {b}");
     }
+}
+
+/// Two Ornstein–Uhlenbeck states driven by three Wiener processes through a
+/// constant 2×3 matrix: additive, non-diagonal noise.
+#[derive(Clone)]
+struct MixedOu;
+const MIXING: [[f64; 3]; 2] = [[0.6, -0.3, 0.2], [0.1, 0.5, -0.4]];
+impl SdeFunction for MixedOu {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        du[0] = -p[0] * u[0];
+        du[1] = -p[1] * u[1];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], _u: &[T], _p: &[T], _t: T) {
+        for (i, row) in MIXING.iter().enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                g[i * 3 + j] = T::cst(x);
+            }
+        }
+    }
+    fn noise(&self) -> Noise {
+        Noise::General(3)
+    }
+}
+
+#[test]
+fn sosra_has_strong_order_one_and_a_half_on_non_diagonal_additive_noise() {
+    let theta = [1.5, 0.7];
+    let prob = SdeProblem::new(MixedOu, vec![1.0, -0.5], (0.0, 1.0), theta.to_vec()).unwrap();
+    assert!(!Sra1::supports(Noise::General(3)) && Sosra::supports(Noise::General(3)));
+    let fine = 1.0 / 4096.0;
+    let hs: Vec<f64> = (3..=7).map(|k| 1.0 / f64::from(1 << k)).collect();
+    let (mut sosra, mut em) = (vec![0.0; hs.len()], vec![0.0; hs.len()]);
+    let paths = 200;
+    for path in 0..paths {
+        let grid = BrownianGrid::new(3, 0.0, fine, 4096, 9100 + path);
+        // u_i(1) = e^{−θᵢ} u0ᵢ + Σⱼ Gᵢⱼ ∫ e^{−θᵢ(1−s)} dWⱼ, the integrals on
+        // the fine grid with their first-order correction, as for one state.
+        let mut g = grid.clone();
+        let (mut dw, mut i10) = ([0.0; 3], [0.0; 3]);
+        let mut exact = [(-theta[0]).exp(), -0.5 * (-theta[1]).exp()];
+        for k in 0..4096 {
+            let tk = k as f64 * fine;
+            g.increment_i10(tk, fine, &mut dw, &mut i10);
+            for (i, x) in exact.iter_mut().enumerate() {
+                let decay = (-theta[i] * (1.0 - tk)).exp();
+                for j in 0..3 {
+                    *x += MIXING[i][j] * decay * (dw[j] + theta[i] * (fine * dw[j] - i10[j]));
+                }
+            }
+        }
+        for (k, &h) in hs.iter().enumerate() {
+            let opts = SolveOptions::default().fixed_dt(h).saveat(vec![1.0]);
+            let a = prob
+                .solve_with_noise(Sosra, &opts, &mut grid.clone())
+                .unwrap();
+            let b = prob
+                .solve_with_noise(EulerMaruyama, &opts, &mut grid.clone())
+                .unwrap();
+            let err = |u: &[f64]| (u[0] - exact[0]).abs().max((u[1] - exact[1]).abs());
+            sosra[k] += err(a.u_end()) / paths as f64;
+            em[k] += err(b.u_end()) / paths as f64;
+        }
+    }
+    let (p_sosra, p_em) = (slope(&hs, &sosra), slope(&hs, &em));
+    eprintln!("non-diagonal additive noise: SOSRA {p_sosra:.3} {sosra:?}, EM {p_em:.3}");
+    assert!(p_sosra > 1.3, "SOSRA {p_sosra} {sosra:?}");
+    assert!(sosra[4] < em[4] / 10.0);
 }

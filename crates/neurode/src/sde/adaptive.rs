@@ -16,7 +16,7 @@ use crate::scalar::Scalar;
 use crate::solve::{ReturnCode, SaveAt, Solution, SolveOptions, Stepping, save_grid};
 
 /// The deterministic part's weight in the error estimate (StochasticDiffEq's
-/// default `delta`).
+/// `delta` for SRIW1).
 const DELTA: f64 = 1.0 / 6.0;
 
 /// Relative length below which a leftover piece of a step is absorbed

@@ -2,6 +2,7 @@
 
 use super::brownian::{BrownianPath, NoiseSource};
 use super::problem::{Noise, SdeFunction, SdeProblem};
+use super::stability_optimized::MAX_STAGES;
 use crate::error::Error;
 use crate::scalar::Scalar;
 use crate::solve::{FixedGrid, ReturnCode, Solution, SolveOptions, Stepping};
@@ -22,6 +23,11 @@ pub struct Work<T: Scalar> {
     /// The deterministic and stochastic parts of the local error estimate.
     pub(super) err_det: Vec<T>,
     pub(super) err_sto: Vec<T>,
+    /// Tableau methods' stage drifts (`n` each) and diffusions (one
+    /// `diffusion` output each), and `I₁₀/h` per process.
+    pub(super) ks: Vec<T>,
+    pub(super) gs: Vec<T>,
+    pub(super) chi: Vec<T>,
     u_dual: Vec<T::Dual>,
     p_dual: Vec<T::Dual>,
     g_dual: Vec<T::Dual>,
@@ -45,6 +51,9 @@ impl<T: Scalar> Work<T> {
             i10: vec![T::zero(); m],
             err_det: vec![T::zero(); n],
             err_sto: vec![T::zero(); n],
+            ks: vec![T::zero(); MAX_STAGES * n],
+            gs: vec![T::zero(); MAX_STAGES * gl],
+            chi: vec![T::zero(); m],
             u_dual: vec![zd; n],
             p_dual: vec![zd; np],
             g_dual: vec![zd; gl],
