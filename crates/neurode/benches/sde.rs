@@ -142,6 +142,7 @@ fn neural_gradient() {
     for (name, s) in [
         ("ForwardMode", SdeSensitivity::ForwardMode),
         ("Discrete", SdeSensitivity::Discrete),
+        ("BacksolveAdjoint", SdeSensitivity::BacksolveAdjoint),
     ] {
         let ms = median(
             (0..9)

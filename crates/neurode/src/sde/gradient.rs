@@ -28,6 +28,12 @@ pub enum SdeSensitivity {
     /// otherwise (Milstein, Euler–Heun, SRIW1, SRA1, general noise) by each
     /// step's Jacobian in vector duals, `⌈(n + np)/8⌉` dual steps per step.
     Discrete,
+    /// The stochastic adjoint: state, adjoint and parameter gradient solved
+    /// backwards together along a virtual Brownian tree (the path of the
+    /// seed's tree, not of its sequential path), keeping no states;
+    /// converges to the gradient as the steps shrink. Diagonal or scalar
+    /// noise.
+    BacksolveAdjoint,
 }
 
 /// The drift seen as a right-hand side (so the AD fallback of [`vjp`]
@@ -96,6 +102,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
                         .map(|(l, dp, _)| (l, dp))
                 }
             }
+            SdeSensitivity::BacksolveAdjoint => self.backsolve_gradient(method, opts, loss, seed),
         }
     }
 

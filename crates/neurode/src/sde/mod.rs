@@ -10,6 +10,7 @@
 //! (the seed's `diffeq_fd` on an SDE).
 
 mod adaptive;
+mod backsolve;
 mod brownian;
 mod ensemble;
 mod gradient;
