@@ -141,10 +141,22 @@ fn run_rober<M: OdeMethod + Copy>(
     atol: f64,
     reference: &[[f64; 3]],
 ) -> Option<RoberResult> {
+    run_rober_in(m, rtol, atol, Domain::Any, reference)
+}
+
+/// [`run_rober`] with the states kept in `domain`.
+fn run_rober_in<M: OdeMethod + Copy>(
+    m: M,
+    rtol: f64,
+    atol: f64,
+    domain: Domain,
+    reference: &[[f64; 3]],
+) -> Option<RoberResult> {
     let prob = OdeProblem::new(Rober, vec![1.0, 0.0, 0.0], (0.0, 1e11), ROBER_P.to_vec()).ok()?;
     let opts = SolveOptions::default()
         .tolerances(rtol, atol)
-        .saveat(ROBER_TEVAL.to_vec());
+        .saveat(ROBER_TEVAL.to_vec())
+        .domain(domain);
     let sol = prob.solve(m, &opts).ok()?;
     if !sol.is_success() {
         return None;
@@ -239,7 +251,7 @@ fn work_precision(reference: &[[f64; 3]]) {
         "\nW4 work–precision (rtol = tol, atol = tol/100): median ms / max relative error (final state and y2)"
     );
     print!("{:<10}", "tol");
-    let methods = ["BDF", "Rodas5P", "KenCarp4"];
+    let methods = ["BDF", "BDF, y ≥ 0", "Rodas5P", "KenCarp4"];
     for m in methods {
         print!(" {m:>22}");
     }
@@ -249,6 +261,13 @@ fn work_precision(reference: &[[f64; 3]]) {
         print!("{tol:<10.0e}");
         let results = [
             run_rober(Bdf::default(), tol, tol * 1e-2, reference),
+            run_rober_in(
+                Bdf::default(),
+                tol,
+                tol * 1e-2,
+                Domain::NonNegative,
+                reference,
+            ),
             run_rober(Rodas5P, tol, tol * 1e-2, reference),
             run_rober(KenCarp4, tol, tol * 1e-2, reference),
         ];

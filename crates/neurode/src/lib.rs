@@ -65,5 +65,5 @@ pub use problem::{
 pub use scalar::Scalar;
 pub use sensitivity::{Adjoint, Discrete, ForwardMode, Gradient, Loss, SumOfSquares};
 pub use solve::{
-    EventKind, EventRecord, ReturnCode, SaveAt, Solution, SolveOptions, Stats, Tolerance,
+    Domain, EventKind, EventRecord, ReturnCode, SaveAt, Solution, SolveOptions, Stats, Tolerance,
 };

@@ -15,4 +15,4 @@ pub use crate::scalar::Scalar;
 pub use crate::sensitivity::{
     Adjoint, Discrete, ForwardMode, Gradient, Loss, Sensitivity, SumOfSquares,
 };
-pub use crate::solve::{EventKind, ReturnCode, SaveAt, Solution, SolveOptions, Tolerance};
+pub use crate::solve::{Domain, EventKind, ReturnCode, SaveAt, Solution, SolveOptions, Tolerance};

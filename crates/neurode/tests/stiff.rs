@@ -198,6 +198,54 @@ fn rober_at_loose_tolerances() {
 }
 
 #[test]
+fn a_nonnegative_domain_keeps_rober_on_its_branch_at_the_loosest_tolerance() {
+    // At rtol 1e-4, atol 1e-6, y1 (~1e-8 late on) is far below atol: BDF
+    // lets it cross zero, and ROBER then runs away (|y| ~ 5e5 at 1e11, as
+    // CVODE does at loose tolerances). Rejecting steps that leave y ≥ 0
+    // keeps it on the physical branch, at atol-level accuracy.
+    let (prob, r) = rober();
+    let atol = 1e-6;
+    let opts = SolveOptions::default()
+        .tolerances(1e-4, atol)
+        .saveat(r.t.clone());
+    let free = prob.solve(Bdf::default(), &opts).unwrap();
+    assert!(
+        free.u_end().iter().any(|&x| x.abs() > 1.5),
+        "{:?}",
+        free.u_end()
+    );
+    for nonnegative in [
+        opts.clone().nonnegative(),
+        opts.clone().domain(Domain::NonNegativeAt(vec![0, 1, 2])),
+    ] {
+        let sol = prob.solve(Bdf::default(), &nonnegative).unwrap();
+        assert!(sol.is_success(), "{:?}", sol.retcode);
+        assert!(sol.stats.rejected > 0);
+        for (k, (t, u)) in sol.iter().enumerate() {
+            for (i, &rf) in r.u[k].iter().enumerate() {
+                assert!(u[i] >= 0.0, "t = {t:e}, component {i}: {}", u[i]);
+                assert!(
+                    (u[i] - rf).abs() <= 1e-2 * rf.abs() + 2.0 * atol,
+                    "t = {t:e}, component {i}: {} vs {rf}",
+                    u[i]
+                );
+            }
+        }
+        eprintln!(
+            "ROBER 1e-4 with y >= 0: {:?}, end {:?}",
+            sol.stats,
+            sol.u_end()
+        );
+    }
+    // An index past the state is a typed error.
+    let bad = opts.domain(Domain::NonNegativeAt(vec![3]));
+    assert!(matches!(
+        prob.solve(Bdf::default(), &bad),
+        Err(Error::WrongLength { .. })
+    ));
+}
+
+#[test]
 fn bdf_reuses_jacobians_and_factorizations() {
     let (prob, r) = rober();
     let sol = prob

@@ -373,6 +373,13 @@ where
             last_rejected = true;
             continue;
         }
+        // A step out of the state's domain is retried at half the size.
+        if adaptive && !opts.domain.contains(u_new.as_ref()) {
+            sol.stats.rejected += 1;
+            dt_abs = 0.5 * dt.real().abs();
+            last_rejected = true;
+            continue;
+        }
         if !u_new.as_ref().iter().all(|x| x.is_finite()) {
             break ReturnCode::Unstable;
         }

@@ -11,5 +11,5 @@ pub(crate) use fixed_grid::FixedGrid;
 pub(crate) use integrator::{
     AcceptedStep, Checkpoint, StepObserver, integrate, integrate_observed, save_grid,
 };
-pub use options::{ControllerOptions, SaveAt, SolveOptions, Stepping, Tolerance};
+pub use options::{ControllerOptions, Domain, SaveAt, SolveOptions, Stepping, Tolerance};
 pub use solution::{EventKind, EventRecord, ReturnCode, Solution, Stats};

@@ -119,6 +119,36 @@ impl Default for ControllerOptions {
     }
 }
 
+/// Where the state must stay: a step that leaves it is rejected and
+/// retried smaller (DifferentialEquations.jl's `isoutofdomain`, CVODE's
+/// constraints). For quantities that cannot go negative, such as
+/// concentrations, where a loose tolerance would otherwise let a tiny
+/// component cross zero onto an unstable branch.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Domain {
+    /// Anywhere (the default).
+    #[default]
+    Any,
+    /// Every component `≥ 0`.
+    NonNegative,
+    /// These components `≥ 0`.
+    NonNegativeAt(Vec<usize>),
+}
+
+impl Domain {
+    /// True when `u` (real parts) lies in the domain.
+    #[inline]
+    pub(crate) fn contains<T: crate::scalar::Scalar>(&self, u: &[T]) -> bool {
+        match self {
+            Domain::Any => true,
+            Domain::NonNegative => u.iter().all(|x| x.real() >= 0.0),
+            Domain::NonNegativeAt(idx) => idx
+                .iter()
+                .all(|&i| u.get(i).is_none_or(|x| x.real() >= 0.0)),
+        }
+    }
+}
+
 /// Options for a solve, built fluently from the defaults.
 ///
 /// ```
@@ -152,6 +182,8 @@ pub struct SolveOptions {
     pub controller: ControllerOptions,
     /// How implicit methods compute Jacobians.
     pub jacobian: JacobianMethod,
+    /// Where the state must stay (steps leaving it are rejected).
+    pub domain: Domain,
 }
 
 impl Default for SolveOptions {
@@ -168,11 +200,25 @@ impl Default for SolveOptions {
             tstops: Vec::new(),
             controller: ControllerOptions::default(),
             jacobian: JacobianMethod::Auto,
+            domain: Domain::Any,
         }
     }
 }
 
 impl SolveOptions {
+    /// Keeps every component non-negative: steps that would take one below
+    /// zero are rejected and retried smaller.
+    pub fn nonnegative(mut self) -> Self {
+        self.domain = Domain::NonNegative;
+        self
+    }
+
+    /// Where the state must stay.
+    pub fn domain(mut self, domain: Domain) -> Self {
+        self.domain = domain;
+        self
+    }
+
     /// Sets the relative tolerance.
     pub fn rtol(mut self, rtol: impl Into<Tolerance>) -> Self {
         self.rtol = rtol.into();
@@ -323,6 +369,15 @@ impl SolveOptions {
             return Err(Error::BadStepSize(format!(
                 "controller constants out of range: {c:?}"
             )));
+        }
+        if let Domain::NonNegativeAt(idx) = &self.domain
+            && let Some(&i) = idx.iter().find(|&&i| i >= n)
+        {
+            return Err(Error::WrongLength {
+                what: "domain component index (must be below the number of states)",
+                got: i,
+                expected: n,
+            });
         }
         Ok(())
     }
