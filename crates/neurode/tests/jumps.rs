@@ -304,3 +304,92 @@ fn state_dependent_rates_between_jumps_follow_the_flow() {
         "frozen {frozen} vs variable {mean}"
     );
 }
+
+#[test]
+fn a_jump_diffusion_with_variable_rates_has_the_analytic_moments() {
+    use neurode::sde::{EulerMaruyama, SdeProblem, Sriw1};
+    // Ornstein–Uhlenbeck with births at rate a·t: the count is Poisson with
+    // mean a T²/2, and E u(T) = u0 e^{−kT} + a (T/k − (1 − e^{−kT})/k²).
+    let (k, sigma, a, u0, t_end) = (0.8, 0.5, 1.5, 2.0, 3.0);
+    let prob = SdeProblem::new(Ou, vec![u0], (0.0, t_end), vec![k, sigma]).unwrap();
+    let births: Vec<Box<dyn Jump>> = vec![Box::new(ConstantRateJump::new(
+        move |_u: &[f64], t| a * t,
+        |u: &mut [f64], _t| u[0] += 1.0,
+    ))];
+    let opts = SolveOptions::default()
+        .fixed_dt(1e-2)
+        .saveat(vec![1.0, t_end]);
+    let paths = 2000;
+    let (mut ends, mut counts) = (Vec::new(), Vec::new());
+    for s in 0..paths {
+        let sol = prob
+            .solve_with_variable_jumps(EulerMaruyama, &opts, &births, s)
+            .unwrap();
+        assert_eq!(sol.retcode, ReturnCode::Success);
+        assert_eq!(sol.t, vec![1.0, t_end]);
+        ends.push(sol.u(1)[0]);
+        counts.push(sol.events.len() as f64);
+    }
+    let stats = |x: &[f64]| {
+        let m = x.iter().sum::<f64>() / x.len() as f64;
+        let v = x.iter().map(|y| (y - m) * (y - m)).sum::<f64>() / (x.len() - 1) as f64;
+        (m, v)
+    };
+    let (mc, vc) = stats(&counts);
+    let lambda = a * t_end * t_end / 2.0;
+    let se = (lambda / paths as f64).sqrt();
+    assert!(
+        (mc - lambda).abs() < 4.0 * se,
+        "count mean {mc} vs {lambda}"
+    );
+    assert!(
+        (vc / lambda - 1.0).abs() < 0.12,
+        "count variance {vc} vs {lambda}"
+    );
+    let (mu, vu) = stats(&ends);
+    let decay = (-k * t_end).exp();
+    let want = u0 * decay + a * (t_end / k - (1.0 - decay) / (k * k));
+    let se = (vu / paths as f64).sqrt();
+    assert!((mu - want).abs() < 4.0 * se, "mean {mu} vs {want} ± {se}");
+
+    // Deaths at a rate proportional to the state: E u(T) = u0 e^{−(k+c)T}
+    // while u stays positive (large u0, small noise). Strong order 1.5.
+    let (c, u0) = (0.5, 40.0);
+    let prob = SdeProblem::new(Ou, vec![u0], (0.0, 2.0), vec![0.2, 0.3]).unwrap();
+    let deaths: Vec<Box<dyn Jump>> = vec![Box::new(ConstantRateJump::new(
+        move |u: &[f64], _t| c * u[0].max(0.0),
+        |u: &mut [f64], _t| u[0] -= 1.0,
+    ))];
+    let opts = SolveOptions::default().fixed_dt(1e-2).saveat(vec![2.0]);
+    let ends: Vec<f64> = (0..paths)
+        .map(|s| {
+            prob.solve_with_variable_jumps(Sriw1, &opts, &deaths, 10_000 + s)
+                .unwrap()
+                .u(0)[0]
+        })
+        .collect();
+    let (mu, vu) = stats(&ends);
+    let want = u0 * (-(0.2 + c) * 2.0_f64).exp();
+    let se = (vu / paths as f64).sqrt();
+    assert!(
+        (mu - want).abs() < 4.0 * se,
+        "death mean {mu} vs {want} ± {se}"
+    );
+
+    // A seed fixes noise and jumps; every step and every jump can be kept;
+    // adaptive steps are refused.
+    let every = SolveOptions::default().fixed_dt(1e-2);
+    let x = prob
+        .solve_with_variable_jumps(Sriw1, &every, &deaths, 3)
+        .unwrap();
+    let y = prob
+        .solve_with_variable_jumps(Sriw1, &every, &deaths, 3)
+        .unwrap();
+    assert_eq!(x.u_flat(), y.u_flat());
+    assert!(x.len() > 200 + x.events.len() / 2);
+    assert!(x.events.iter().all(|e| x.t.contains(&e.t)));
+    assert!(
+        prob.solve_with_variable_jumps(Sriw1, &SolveOptions::default(), &deaths, 3)
+            .is_err()
+    );
+}

@@ -49,7 +49,7 @@ pub trait Jump: Send + Sync {
 }
 
 /// Every jump checked against a state of `n` numbers.
-fn check_jumps(jumps: &[Box<dyn Jump>], n: usize) -> Result<(), Error> {
+pub(crate) fn check_jumps(jumps: &[Box<dyn Jump>], n: usize) -> Result<(), Error> {
     jumps.iter().try_for_each(|j| j.check(n))
 }
 
@@ -263,7 +263,7 @@ fn next_jump(
 }
 
 /// Which jump fires: index `i` with probability `rates[i] / total`.
-fn choose_jump(rates: &[f64], total: f64, rng: &mut Xoshiro256PlusPlus) -> usize {
+pub(crate) fn choose_jump(rates: &[f64], total: f64, rng: &mut Xoshiro256PlusPlus) -> usize {
     let x: f64 = Open01.sample(rng);
     let target = x * total;
     let mut acc = 0.0;

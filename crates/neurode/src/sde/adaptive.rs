@@ -21,21 +21,21 @@ const DELTA: f64 = 1.0 / 6.0;
 
 /// Relative length below which a leftover piece of a step is absorbed
 /// rather than stepped on its own.
-const SLIVER: f64 = 1e-9;
+pub(super) const SLIVER: f64 = 1e-9;
 
 /// Brownian increments over a span: `(h, ΔW, ΔZ)` per process; `Z` is the
 /// auxiliary motion that gives `I₁₀`.
 #[derive(Clone, Debug)]
-struct Chunk {
-    h: f64,
-    dw: Vec<f64>,
-    dz: Vec<f64>,
+pub(super) struct Chunk {
+    pub(super) h: f64,
+    pub(super) dw: Vec<f64>,
+    pub(super) dz: Vec<f64>,
 }
 
 /// The future of the path that rejected steps have already fixed, nearest
 /// first (on top), and the generator for the rest. Spent chunks are kept
 /// for reuse, so stepping does not allocate once the stack has grown.
-struct BridgeStack {
+pub(super) struct BridgeStack {
     rng: Xoshiro256PlusPlus,
     stack: Vec<Chunk>,
     spare: Vec<Chunk>,
@@ -43,6 +43,16 @@ struct BridgeStack {
 }
 
 impl BridgeStack {
+    /// The path of `m` processes drawn from `seed`.
+    pub(super) fn new(m: usize, seed: u64) -> Self {
+        Self {
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            stack: Vec::new(),
+            spare: Vec::new(),
+            m,
+        }
+    }
+
     /// A chunk of `m` processes (contents unspecified), reused if possible.
     fn blank(&mut self, h: f64) -> Chunk {
         let mut c = self.spare.pop().unwrap_or_else(|| Chunk {
@@ -55,7 +65,7 @@ impl BridgeStack {
     }
 
     /// Hands a spent chunk back for reuse.
-    fn recycle(&mut self, c: Chunk) {
+    pub(super) fn recycle(&mut self, c: Chunk) {
         self.spare.push(c);
     }
 
@@ -88,7 +98,7 @@ impl BridgeStack {
 
     /// The increments of the next step of (at most) `h`; returns the step
     /// actually available (a stored chunk may be shorter).
-    fn take(&mut self, h: f64) -> Chunk {
+    pub(super) fn take(&mut self, h: f64) -> Chunk {
         match self.stack.pop() {
             None => self.fresh(h),
             // A stored chunk no longer than asked for (up to the rounding of
@@ -103,7 +113,7 @@ impl BridgeStack {
     }
 
     /// A rejected step: keep its increments, retry with the first `h1`.
-    fn reject(&mut self, c: Chunk, h1: f64) -> Chunk {
+    pub(super) fn reject(&mut self, c: Chunk, h1: f64) -> Chunk {
         let (first, rest) = self.split(c, h1);
         self.stack.push(rest);
         first
@@ -143,12 +153,7 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
         let saves = save_grid(&opts.saveat, t0, t1, 1.0);
         let mut next_save = 0;
         let m = shape.processes(n);
-        let mut noise = BridgeStack {
-            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-            stack: Vec::new(),
-            spare: Vec::new(),
-            m,
-        };
+        let mut noise = BridgeStack::new(m, seed);
         let mut work = Work::<T>::new(n, self.p.len(), shape);
         let mut sol = Solution::new(n, M::NAME, self.tspan.0);
         let mut u = self.u0.clone();

@@ -18,6 +18,7 @@ mod methods;
 mod problem;
 mod sri;
 mod stability_optimized;
+mod variable_jumps;
 
 pub use brownian::{BrownianGrid, BrownianPath, BrownianTree, NoiseSource};
 pub(crate) use ensemble::run_paths;
