@@ -172,6 +172,15 @@ where
 {
     let inner = method.0;
     let (n, np) = (prob.u0.len(), prob.p.len());
+    if prob.f.dependent_lag_count() > 0 {
+        // Steps cut at tracked discontinuities restart from the interpolant,
+        // which the replay here does not retrace.
+        return Err(Error::Unsupported(
+            "the discrete adjoint of a delay problem that tracks state-dependent \
+             discontinuities (use DdeSensitivity::ForwardMode)"
+                .into(),
+        ));
+    }
     let (sol, pieces) = prob.solve_pieces(method, opts)?;
     if !sol.is_success() {
         return Err(Error::SolveFailed {

@@ -9,10 +9,13 @@
 //!
 //! Delays may depend on the state (`h.at(t − τ(u, t))`) as long as they are
 //! never shorter than the smallest declared lag: pieces are at most that
-//! long, so every query lands in a solved piece (their own propagated
-//! breakpoints are not tracked, which costs order there, not convergence).
-//! A query past the solved pieces reads NaN and the solve stops as
-//! `Unstable`.
+//! long, so every query lands in a solved piece. Declared through
+//! [`DdeFunction::dependent_lags`], the discontinuities they carry forward
+//! are tracked: where `t − τ(u(t), t)` meets an earlier one (an event on
+//! the dense output), the step is cut and the method restarts, as
+//! DelayDiffEq.jl does; undeclared, they cost order there, not
+//! convergence. A query past the solved pieces reads NaN and the solve
+//! stops as `Unstable`.
 //!
 //! Gradients ([`DdeProblem::loss_and_gradient`]) come by forward mode
 //! through the whole method of steps or by the discrete adjoint
@@ -27,10 +30,10 @@ use num_dual::DualSVec64;
 use crate::error::{Error, check_initial_value};
 use crate::methods::OdeMethod;
 use crate::methods::explicit::ErkMethod;
-use crate::problem::{OdeFunction, OdeProblem};
+use crate::problem::{Crossing, Events, OdeFunction, OdeProblem};
 use crate::scalar::Scalar;
 use crate::sensitivity::Loss;
-use crate::solve::{ReturnCode, SaveAt, Solution, SolveOptions, Stepping, save_grid};
+use crate::solve::{EventKind, ReturnCode, SaveAt, Solution, SolveOptions, Stepping, save_grid};
 
 /// The solution at earlier times, as a delayed right-hand side reads it.
 pub trait History<T> {
@@ -74,7 +77,55 @@ pub trait DdeFunction {
     fn num_states(&self) -> Option<usize> {
         None
     }
+    /// How many state-dependent lags `τᵢ(u, p, t)` the right-hand side
+    /// reads with, declared (with [`dependent_lags`](Self::dependent_lags))
+    /// so that the discontinuities they carry forward are tracked: each
+    /// time `t − τᵢ(u(t), t)` meets an earlier discontinuity, the step is
+    /// cut there and the method restarts. 0, the default, leaves them
+    /// untracked (which costs order near them, not convergence).
+    fn dependent_lag_count(&self) -> usize {
+        0
+    }
+    /// The state-dependent lags at `(u, t)` into `out`
+    /// ([`dependent_lag_count`](Self::dependent_lag_count) numbers), each
+    /// no shorter than the smallest constant lag.
+    fn dependent_lags<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], t: T) {
+        let _ = (out, u, p, t);
+    }
 }
+
+/// Where each state-dependent lag reaches back to an earlier
+/// discontinuity `ξ`: conditions `t − τᵢ(u, t) − ξ`, rising through zero.
+/// Crossing one cuts the step and restarts the method there (the state is
+/// left as it is).
+struct Propagation<'a, F> {
+    f: &'a F,
+    lags: usize,
+    /// The discontinuities watched in this piece.
+    xis: Vec<f64>,
+}
+
+impl<F: DdeFunction> Events for Propagation<'_, F> {
+    fn count(&self) -> usize {
+        self.lags * self.xis.len()
+    }
+    fn conditions<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], t: T) {
+        let mut tau = [T::zero(); MAX_DEPENDENT_LAGS];
+        let tau = &mut tau[..self.lags];
+        self.f.dependent_lags(tau, u, p, t);
+        for (k, &xi) in self.xis.iter().enumerate() {
+            for (i, &l) in tau.iter().enumerate() {
+                out[k * self.lags + i] = t - l - T::cst(xi);
+            }
+        }
+    }
+    fn crossing(&self, _i: usize) -> Crossing {
+        Crossing::Up
+    }
+}
+
+/// The most state-dependent lags a problem may declare.
+pub const MAX_DEPENDENT_LAGS: usize = 8;
 
 /// A delay initial-value problem: right-hand side, `u(t0)`, span, parameters
 /// and the constant lags (which place the breakpoints).
@@ -113,6 +164,12 @@ impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
             return Err(Error::Unsupported(
                 "a delay problem integrates forwards: tspan.1 must exceed tspan.0".into(),
             ));
+        }
+        if prob.f.dependent_lag_count() > MAX_DEPENDENT_LAGS {
+            return Err(Error::Unsupported(format!(
+                "at most {MAX_DEPENDENT_LAGS} state-dependent lags, got {}",
+                prob.f.dependent_lag_count()
+            )));
         }
         if prob.lags.is_empty() || prob.lags.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
             return Err(Error::Unsupported(format!(
@@ -173,6 +230,33 @@ impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
         all
     }
 
+    /// `t0` (where the first derivative jumps) and the times `t0 + Σ kᵢ τᵢ`
+    /// the constant lags carry it to, each with the order of the
+    /// derivative that jumps there, up to `max_order`.
+    fn constant_discontinuities(&self, max_order: usize) -> Vec<(f64, usize)> {
+        let (t0, t1) = (self.tspan.0.real(), self.tspan.1.real());
+        let mut all = vec![(t0, 1)];
+        let mut frontier = vec![t0];
+        for order in 2..=max_order {
+            let mut next = Vec::new();
+            for &a in &frontier {
+                for &l in &self.lags {
+                    let b = a + l;
+                    if b < t1
+                        && !all
+                            .iter()
+                            .any(|&(q, _)| (q - b).abs() <= 1e-12 * b.abs().max(1.0))
+                    {
+                        next.push(b);
+                        all.push((b, order));
+                    }
+                }
+            }
+            frontier = next;
+        }
+        all
+    }
+
     /// Solves by the method of steps. Saves follow `opts.saveat` (steps or
     /// a grid; every piece's steps for `EveryStep`).
     pub fn solve<M>(
@@ -202,7 +286,16 @@ impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
         let n = self.u0.len();
         let (t0, t1) = (self.tspan.0.real(), self.tspan.1.real());
         opts.validate(n, t0, t1)?;
-        let breaks = self.breakpoints(inner.info().order as usize);
+        let max_order = inner.info().order as usize;
+        let breaks = self.breakpoints(max_order);
+        let dependent = self.f.dependent_lag_count();
+        // Discontinuities (time, order of the derivative that jumps): the
+        // start, those the constant lags carry, then those found on the way.
+        let mut discontinuities = if dependent > 0 {
+            self.constant_discontinuities(max_order)
+        } else {
+            Vec::new()
+        };
         let saves = save_grid(&opts.saveat, t0, t1, 1.0);
         let every = matches!(opts.saveat, SaveAt::EveryStep);
         let mut pieces: Pieces<T> = Pieces(Vec::new());
@@ -233,13 +326,40 @@ impl<F: DdeFunction, T: Scalar> DdeProblem<F, T> {
             if let (Some(dt), Stepping::Adaptive { .. }) = (dt0, &opts.stepping) {
                 o = o.dt0(dt);
             }
-            let sol = piece.solve(inner, &o)?;
+            let sol = if dependent == 0 {
+                piece.solve(inner, &o)?
+            } else {
+                // Watch every discontinuity a state-dependent lag could
+                // reach back to from this piece and that the method feels.
+                let watched: Vec<(f64, usize)> = discontinuities
+                    .iter()
+                    .copied()
+                    .filter(|&(x, order)| x < b && order <= max_order)
+                    .collect();
+                let events = Propagation {
+                    f: &self.f,
+                    lags: dependent,
+                    xis: watched.iter().map(|d| d.0).collect(),
+                };
+                let sol = piece.with_events(events).solve(inner, &o)?;
+                for e in &sol.events {
+                    if let EventKind::Condition(i) = e.kind {
+                        let order = watched[i / dependent].1 + 1;
+                        discontinuities.push((e.t.real(), order));
+                        out.events.push(*e);
+                    }
+                }
+                sol
+            };
             out.stats.f_evals += sol.stats.f_evals;
             out.stats.accepted += sol.stats.accepted;
             out.stats.rejected += sol.stats.rejected;
             for (i, (t, x)) in sol.iter().enumerate() {
-                // A piece's first point repeats the previous piece's last.
-                if every && k > 0 && i == 0 {
+                // A piece's first point repeats the previous piece's last,
+                // and a cut step's end is kept once.
+                if every
+                    && ((k > 0 && i == 0) || out.t.last().is_some_and(|&l| l.real() == t.real()))
+                {
                     continue;
                 }
                 out.push(t, x);
