@@ -16,7 +16,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 
-use super::{DdeFunction, DdeProblem, History, MethodOfSteps};
+use super::{DdeFunction, DdeProblem, History, MethodOfSteps, Source, source};
 use crate::dim::Dyn;
 use crate::error::Error;
 use crate::methods::explicit::ErkMethod;
@@ -88,28 +88,16 @@ impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
     fn at(&self, t: T, out: &mut [T]) {
         let r = self.replay;
         let pieces = &r.pieces[..r.readable.get()];
-        let tr = t.real();
-        if pieces.first().is_none_or(|s| tr <= s.span().0) {
-            return self.f.history(out, self.p, t);
-        }
-        let idx = pieces
-            .partition_point(|s| s.span().0 < tr)
-            .saturating_sub(1);
-        let piece = &pieces[idx];
-        let end = piece.span().1;
-        let Some(dense) = piece.dense.as_ref() else {
-            out.fill(T::cst(f64::NAN));
-            return;
+        let (idx, k, at) = match source(pieces, t.real()) {
+            Source::History => return self.f.history(out, self.p, t),
+            Source::Unsolved => {
+                out.fill(T::cst(f64::NAN));
+                return;
+            }
+            Source::Step { piece, step, t } => (piece, step, t),
         };
-        if tr > end + 1e-12 * end.abs().max(1.0) || dense.starts.is_empty() {
-            out.fill(T::cst(f64::NAN));
-            return;
-        }
-        let t = if tr > end { T::cst(end) } else { t };
-        let k = dense
-            .starts
-            .partition_point(|&s| s <= t.real())
-            .saturating_sub(1);
+        let dense = pieces[idx].dense.as_ref().expect("checked by source");
+        let t = if at < t.real() { T::cst(at) } else { t };
         let (start, size) = (dense.starts[k], dense.sizes[k]);
         let theta = quotient(t - T::cst(start), T::cst(size));
         {

@@ -31,7 +31,7 @@ use crate::error::{Error, check_initial_value};
 use crate::methods::OdeMethod;
 use crate::methods::explicit::ErkMethod;
 use crate::problem::{Crossing, Events, OdeFunction, OdeProblem};
-use crate::scalar::Scalar;
+use crate::scalar::{Scalar, quotient};
 use crate::sensitivity::Loss;
 use crate::solve::{EventKind, ReturnCode, SaveAt, Solution, SolveOptions, Stepping, save_grid};
 
@@ -486,29 +486,60 @@ struct HistoryView<'a, F, T> {
     pieces: &'a Pieces<T>,
 }
 
+/// Where the solution at a delayed time is read from.
+pub(super) enum Source {
+    /// Before the first piece: the history function.
+    History,
+    /// Past the solved pieces (a lag shorter than the smallest declared
+    /// one): unknown, read as NaN, so the solve stops as `Unstable` rather
+    /// than read a guess.
+    Unsolved,
+    /// Step `step` of piece `piece`'s dense output, at `t` (a time rounded
+    /// past the piece's end is clamped to it).
+    Step { piece: usize, step: usize, t: f64 },
+}
+
+/// Where `t` is read from among `pieces` (in time order): the last piece
+/// starting before `t`, then its last step starting at or before it.
+/// Every reader of the history (the solve in any scalar type, the
+/// discrete adjoint's replay) goes through here, so all read the same.
+pub(super) fn source<T: Scalar>(pieces: &[Solution<T>], t: f64) -> Source {
+    if pieces.first().is_none_or(|s| t <= s.span().0.real()) {
+        return Source::History;
+    }
+    let piece = pieces
+        .partition_point(|s| s.span().0.real() < t)
+        .saturating_sub(1);
+    let end = pieces[piece].span().1.real();
+    let Some(dense) = pieces[piece].dense.as_ref() else {
+        return Source::Unsolved;
+    };
+    if t > end + 1e-12 * end.abs().max(1.0) || dense.starts.is_empty() {
+        return Source::Unsolved;
+    }
+    let t = t.min(end);
+    let step = dense
+        .starts
+        .partition_point(|s| s.real() <= t)
+        .saturating_sub(1);
+    Source::Step { piece, step, t }
+}
+
 impl<F: DdeFunction, T: Scalar> History<T> for HistoryView<'_, F, T> {
     fn at(&self, t: T, out: &mut [T]) {
-        let first = self.pieces.0.first();
-        if first.is_none_or(|s| t.real() <= s.span().0.real()) {
-            return self.f.history(out, self.p, t);
-        }
-        let pieces = &self.pieces.0;
-        // The last piece that starts before t (pieces are in time order).
-        let idx = pieces
-            .partition_point(|s| s.span().0.real() < t.real())
-            .saturating_sub(1);
-        let piece = &pieces[idx];
-        let end = piece.span().1;
-        // Past the solved pieces (a lag shorter than the smallest declared
-        // one): unknown, so NaN — the solve then stops as Unstable rather
-        // than read a guess. Rounding at a piece's end is clamped.
-        if t.real() > end.real() + 1e-12 * end.real().abs().max(1.0) {
-            out.fill(T::cst(f64::NAN));
-            return;
-        }
-        let t = if t.real() > end.real() { end } else { t };
-        if piece.u_at_into(t, out).is_err() {
-            out.fill(T::cst(f64::NAN));
+        match source(&self.pieces.0, t.real()) {
+            Source::History => self.f.history(out, self.p, t),
+            Source::Unsolved => out.fill(T::cst(f64::NAN)),
+            Source::Step { piece, step, t: at } => {
+                let dense = self.pieces.0[piece]
+                    .dense
+                    .as_ref()
+                    .expect("checked by source");
+                let t = if at < t.real() { T::cst(at) } else { t };
+                let (start, size) = (dense.starts[step], dense.sizes[step]);
+                let data = &dense.data[step * dense.width..(step + 1) * dense.width];
+                (dense.eval)(quotient(t - start, size), size, data, out);
+            }
         }
     }
 }

@@ -23,6 +23,7 @@
 //! the exact gradient of the computed path as the discrete adjoint does.
 
 use super::brownian::{BrownianTree, NoiseSource};
+use super::gradient::{DiffusionView, DriftView};
 use super::methods::SdeMethod;
 use super::problem::{Noise, SdeFunction, SdeProblem};
 use crate::error::Error;
@@ -66,49 +67,6 @@ impl<F: SdeFunction> OdeFunction for ItoCorrection<'_, F> {
                 }
             }
         }
-    }
-}
-
-/// The drift as a right-hand side, with the function's own VJP when it
-/// has one (a neural drift's backward pass).
-struct Drift<'a, F>(&'a F);
-
-impl<F: SdeFunction> OdeFunction for Drift<'_, F> {
-    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        self.0.drift(du, u, p, t)
-    }
-    fn vjp<T: Scalar>(
-        &self,
-        v: &[T],
-        u: &[T],
-        p: &[T],
-        t: T,
-        vu: &mut [T],
-        vp: &mut [T],
-        _vt: Option<&mut T>,
-    ) -> bool {
-        self.0.drift_vjp(v, u, p, t, vu, vp)
-    }
-}
-
-/// The diffusion (`n` entries) as a right-hand side, for its VJPs.
-struct Diffusion<'a, F>(&'a F);
-
-impl<F: SdeFunction> OdeFunction for Diffusion<'_, F> {
-    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
-        self.0.diffusion(du, u, p, t)
-    }
-    fn vjp<T: Scalar>(
-        &self,
-        v: &[T],
-        u: &[T],
-        p: &[T],
-        t: T,
-        vu: &mut [T],
-        vp: &mut [T],
-        _vt: Option<&mut T>,
-    ) -> bool {
-        self.0.diffusion_vjp(v, u, p, t, vu, vp)
     }
 }
 
@@ -237,7 +195,7 @@ impl Backward {
             self.weights[i] = a[i] * w;
         }
         vjp(
-            &Drift(f),
+            &DriftView(f),
             a,
             u,
             p,
@@ -273,7 +231,7 @@ impl Backward {
             *d -= h * x;
         }
         vjp(
-            &Diffusion(f),
+            &DiffusionView(f),
             &self.weights,
             u,
             p,

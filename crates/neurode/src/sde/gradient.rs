@@ -37,10 +37,10 @@ pub enum SdeSensitivity {
 }
 
 /// The drift seen as a right-hand side (so the AD fallback of [`vjp`]
-/// serves it).
-struct DriftView<'a, F>(&'a F);
-/// The diffusion (`n` entries) seen as a right-hand side.
-struct DiffusionView<'a, F>(&'a F);
+/// serves it), with the function's own VJP when it has one.
+pub(super) struct DriftView<'a, F>(pub(super) &'a F);
+/// The diffusion (`n` entries) seen as a right-hand side, likewise.
+pub(super) struct DiffusionView<'a, F>(pub(super) &'a F);
 
 impl<F: SdeFunction> OdeFunction for DriftView<'_, F> {
     fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {

@@ -8,9 +8,10 @@ use super::methods::{SdeMethod, Work};
 use super::problem::{Noise, SdeFunction};
 use crate::scalar::Scalar;
 
-/// `I₁ = ΔW`, `I₁₀/h` and the other integrals of Wiener process `j`.
+/// `(ΔW, I₁₀)` of the Wiener process driving component `i` (scalar noise
+/// has one process).
 #[inline(always)]
-fn integrals<T: Scalar>(w: &Work<T>, noise: Noise, i: usize) -> (T, T) {
+pub(super) fn integrals<T: Scalar>(w: &Work<T>, noise: Noise, i: usize) -> (T, T) {
     let j = if noise == Noise::Scalar { 0 } else { i };
     (w.dw[j], w.i10[j])
 }

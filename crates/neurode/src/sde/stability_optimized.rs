@@ -17,6 +17,7 @@
 
 use super::methods::{SdeMethod, Work, add_noise};
 use super::problem::{Noise, SdeFunction};
+use super::sri::integrals;
 use crate::scalar::Scalar;
 
 /// Stages of the largest tableau here.
@@ -179,13 +180,6 @@ const SOSRA: SraTableau = SraTableau {
     ],
 };
 
-/// Process `i`'s `(ΔW, I₁₀)` (scalar noise has one process).
-#[inline(always)]
-fn increments<T: Scalar>(w: &Work<T>, noise: Noise, i: usize) -> (T, T) {
-    let j = if noise == Noise::Scalar { 0 } else { i };
-    (w.dw[j], w.i10[j])
-}
-
 /// SOSRI: stability-optimised SRI, strong order 1.5 (weak 2) for diagonal
 /// or scalar Itô noise; four drift and four diffusion evaluations per step,
 /// stable at loose tolerances and on stiff drifts where SRIW1 is not.
@@ -215,7 +209,7 @@ impl SdeMethod for Sosri {
         for i in 0..MAX_STAGES {
             // Stage inputs from the stages before.
             for m in 0..n {
-                let (_, i10) = increments(w, noise, m);
+                let (_, i10) = integrals(w, noise, m);
                 let chi2 = i10 / h;
                 let (mut h0, mut h1) = (u[m], u[m]);
                 for j in 0..i {
@@ -232,7 +226,7 @@ impl SdeMethod for Sosri {
         }
         w.drift_evals += MAX_STAGES;
         for m in 0..n {
-            let (dw, i10) = increments(w, noise, m);
+            let (dw, i10) = integrals(w, noise, m);
             let chi1 = (dw * dw - h) / sq.scaled(2.0);
             let chi2 = i10 / h;
             let chi3 = (dw * dw * dw - dw * h.scaled(3.0)) / h.scaled(6.0);
