@@ -70,14 +70,65 @@ impl<F: SdeFunction> OdeFunction for ItoCorrection<'_, F> {
     }
 }
 
+/// Dual-number vectors for the correction's derivatives, allocated once.
+struct DualWork {
+    u: Vec<Dual64>,
+    p: Vec<Dual64>,
+    g: Vec<Dual64>,
+    w: Vec<Dual64>,
+    vu: Vec<Dual64>,
+    vp: Vec<Dual64>,
+    extra_u: Vec<f64>,
+    extra_p: Vec<f64>,
+}
+
+impl DualWork {
+    fn new(n: usize, np: usize) -> Self {
+        let z = Dual64::from_re(0.0);
+        Self {
+            u: vec![z; n],
+            p: vec![z; np],
+            g: vec![z; n],
+            w: vec![z; n],
+            vu: vec![z; n],
+            vp: vec![z; np],
+            extra_u: vec![0.0; n],
+            extra_p: vec![0.0; np],
+        }
+    }
+
+    /// `u` and `p` as constants.
+    fn lift(&mut self, u: &[f64], p: &[f64]) {
+        for (d, &x) in self.u.iter_mut().zip(u) {
+            *d = Dual64::from_re(x);
+        }
+        for (d, &x) in self.p.iter_mut().zip(p) {
+            *d = Dual64::from_re(x);
+        }
+    }
+
+    /// Adds the derivative parts of the last dual VJP to the extras.
+    fn add_derivatives(&mut self) {
+        for (e, x) in self.extra_u.iter_mut().zip(&self.vu) {
+            *e += x.eps;
+        }
+        for (e, x) in self.extra_p.iter_mut().zip(&self.vp) {
+            *e += x.eps;
+        }
+    }
+}
+
 /// The augmented backward system's working vectors.
 struct Backward {
     f: Vec<f64>,
-    c: Vec<f64>,
     g: Vec<f64>,
     weights: Vec<f64>,
     /// Weights of the correction's VJPs.
     cw: Vec<f64>,
+    /// The Itô correction and `∂gᵢ/∂uᵢ` (diagonal noise).
+    c: Vec<f64>,
+    diag: Vec<f64>,
+    duals: DualWork,
     vu: Vec<f64>,
     vp: Vec<f64>,
     vjp: VjpWork<f64>,
@@ -101,16 +152,11 @@ impl Backward {
         t: f64,
     ) -> bool {
         let n = u.len();
-        let lift = |x: &f64| Dual64::from_re(*x);
-        let pd: Vec<Dual64> = p.iter().map(lift).collect();
+        let d = &mut self.duals;
+        d.lift(u, p);
         let td = Dual64::from_re(t);
-        let mut ud: Vec<Dual64> = u.iter().map(lift).collect();
-        let mut wd = vec![Dual64::from_re(0.0); n];
-        let (mut vud, mut vpd) = (
-            vec![Dual64::from_re(0.0); n],
-            vec![Dual64::from_re(0.0); p.len()],
-        );
-        let (mut extra_u, mut extra_p) = (vec![0.0; n], vec![0.0; p.len()]);
+        d.extra_u.fill(0.0);
+        d.extra_p.fill(0.0);
         match f.noise() {
             Noise::Scalar => {
                 // ½ J_gᵀ v, then the VJP with it.
@@ -123,51 +169,66 @@ impl Backward {
                 f.diffusion_vjp(&self.cw, u, p, t, &mut self.vu, &mut self.vp);
                 // Along g, the VJP weighted ½ v.
                 for i in 0..n {
-                    ud[i] = Dual64::new(u[i], self.g[i]);
-                    wd[i] = Dual64::from_re(0.5 * v[i]);
+                    d.u[i] = Dual64::new(u[i], self.g[i]);
+                    d.w[i] = Dual64::from_re(0.5 * v[i]);
                 }
-                f.diffusion_vjp(&wd, &ud, &pd, td, &mut vud, &mut vpd);
-                for (e, x) in extra_u.iter_mut().zip(&vud) {
-                    *e += x.eps;
-                }
-                for (e, x) in extra_p.iter_mut().zip(&vpd) {
-                    *e += x.eps;
-                }
+                f.diffusion_vjp(&d.w, &d.u, &d.p, td, &mut d.vu, &mut d.vp);
+                d.add_derivatives();
             }
             _ => {
-                // Dᵢ by one dual evaluation of g per component.
-                let mut gd = vec![Dual64::from_re(0.0); n];
+                // Dᵢ = ∂gᵢ/∂uᵢ (the correction's own evaluation left them).
                 for i in 0..n {
-                    ud[i] = Dual64::new(u[i], 1.0);
-                    f.diffusion(&mut gd, &ud, &pd, td);
-                    self.cw[i] = 0.5 * v[i] * gd[i].eps;
-                    ud[i] = Dual64::from_re(u[i]);
+                    self.cw[i] = 0.5 * v[i] * self.diag[i];
                 }
                 if !f.diffusion_vjp(&self.cw, u, p, t, &mut self.vu, &mut self.vp) {
                     return false;
                 }
                 for i in 0..n {
-                    ud[i] = Dual64::new(u[i], 1.0);
-                    wd.iter_mut().for_each(|w| *w = Dual64::from_re(0.0));
-                    wd[i] = Dual64::from_re(0.5 * v[i] * self.g[i]);
-                    f.diffusion_vjp(&wd, &ud, &pd, td, &mut vud, &mut vpd);
-                    for (e, x) in extra_u.iter_mut().zip(&vud) {
-                        *e += x.eps;
-                    }
-                    for (e, x) in extra_p.iter_mut().zip(&vpd) {
-                        *e += x.eps;
-                    }
-                    ud[i] = Dual64::from_re(u[i]);
+                    d.u[i] = Dual64::new(u[i], 1.0);
+                    d.w.fill(Dual64::from_re(0.0));
+                    d.w[i] = Dual64::from_re(0.5 * v[i] * self.g[i]);
+                    f.diffusion_vjp(&d.w, &d.u, &d.p, td, &mut d.vu, &mut d.vp);
+                    d.add_derivatives();
+                    d.u[i] = Dual64::from_re(u[i]);
                 }
             }
         }
-        for (x, e) in self.vu.iter_mut().zip(&extra_u) {
+        for (x, e) in self.vu.iter_mut().zip(&d.extra_u) {
             *x += e;
         }
-        for (x, e) in self.vp.iter_mut().zip(&extra_p) {
+        for (x, e) in self.vp.iter_mut().zip(&d.extra_p) {
             *x += e;
         }
         true
+    }
+
+    /// The Itô correction `c` at `(u, t)` into `self.c` (with `g` already
+    /// in `self.g`), by dual evaluations of `g`; keeps `∂gᵢ/∂uᵢ` in
+    /// `self.diag` for the correction's VJP.
+    fn correction<F: SdeFunction>(&mut self, f: &F, u: &[f64], p: &[f64], t: f64) {
+        let d = &mut self.duals;
+        d.lift(u, p);
+        let td = Dual64::from_re(t);
+        match f.noise() {
+            Noise::Scalar => {
+                for (x, (&ui, &gi)) in d.u.iter_mut().zip(u.iter().zip(&self.g)) {
+                    *x = Dual64::new(ui, gi);
+                }
+                f.diffusion(&mut d.g, &d.u, &d.p, td);
+                for (c, x) in self.c.iter_mut().zip(&d.g) {
+                    *c = 0.5 * x.eps;
+                }
+            }
+            _ => {
+                for i in 0..u.len() {
+                    d.u[i] = Dual64::new(u[i], 1.0);
+                    f.diffusion(&mut d.g, &d.u, &d.p, td);
+                    self.diag[i] = d.g[i].eps;
+                    self.c[i] = 0.5 * self.g[i] * d.g[i].eps;
+                    d.u[i] = Dual64::from_re(u[i]);
+                }
+            }
+        }
     }
 
     /// The change of `(u, a, p̄)` over one backward step of size `h` with
@@ -187,8 +248,8 @@ impl Backward {
         let scalar = f.noise() == Noise::Scalar;
         // The Stratonovich drift f − c and its VJP, term by term.
         f.drift(&mut self.f, u, p, t);
-        ItoCorrection(f).rhs(&mut self.c, u, p, t);
         f.diffusion(&mut self.g, u, p, t);
+        self.correction(f, u, p, t);
         for i in 0..u.len() {
             let w = if scalar { dw[0] } else { dw[i] };
             du[i] = -(h * (self.f[i] - self.c[i]) + self.g[i] * w);
@@ -296,10 +357,12 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         let mut tree = tree;
         let mut work = Backward {
             f: vec![0.0; n],
-            c: vec![0.0; n],
             g: vec![0.0; n],
             weights: vec![0.0; n],
             cw: vec![0.0; n],
+            c: vec![0.0; n],
+            diag: vec![0.0; n],
+            duals: DualWork::new(n, np),
             vu: vec![0.0; n],
             vp: vec![0.0; np],
             vjp: VjpWork::new(n, np),
