@@ -113,6 +113,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn forward_mode_discrete_and_differences_agree_on_the_demo() {
+        // The demo's problem and options at its starting p.
+        let p = [2.2, 1.0, 2.0, 0.4];
+        let loss = SumOfSquares::towards_constant(0, 1.0);
+        let gradient = |s| {
+            problem(&p)
+                .unwrap()
+                .loss_and_gradient(MethodOfSteps(Tsit5), &options(), &loss, s)
+                .unwrap()
+        };
+        let (l_f, g_f) = gradient(DdeSensitivity::ForwardMode);
+        let (l_d, g_d) = gradient(DdeSensitivity::Discrete);
+        assert!((l_f - l_d).abs() < 1e-12 * l_f);
+        let value = |q: &[f64]| {
+            let sol = problem(q)
+                .unwrap()
+                .solve(MethodOfSteps(Tsit5), &options())
+                .unwrap();
+            loss.value(&sol.t, sol.u_flat(), 2)
+        };
+        for j in 0..4 {
+            // Both are the derivative of the computed solution; differences
+            // of an adaptive solve also see its steps move, so they agree to
+            // the tolerance's effect.
+            let h = 1e-4 * p[j];
+            let (mut up, mut down) = (p, p);
+            up[j] += h;
+            down[j] -= h;
+            let fd = (value(&up) - value(&down)) / (2.0 * h);
+            eprintln!(
+                "p[{j}]: forward {}, discrete {}, differences {fd}",
+                g_f[j], g_d[j]
+            );
+            assert!((g_f[j] - g_d[j]).abs() < 1e-9 * g_f[j].abs().max(1.0));
+            assert!((g_f[j] - fd).abs() < 1e-3 * g_f[j].abs().max(1.0));
+        }
+    }
+
+    #[test]
     fn training_keeps_the_delayed_rabbits_near_one() {
         let o = fit(100, None, false).unwrap();
         let ratio = o.losses.last().unwrap() / o.losses[0];
