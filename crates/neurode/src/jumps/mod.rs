@@ -49,7 +49,7 @@ pub trait Jump: Send + Sync {
 }
 
 /// Every jump checked against a state of `n` numbers.
-pub(crate) fn check_jumps(jumps: &[Box<dyn Jump>], n: usize) -> Result<(), Error> {
+fn check_jumps(jumps: &[Box<dyn Jump>], n: usize) -> Result<(), Error> {
     jumps.iter().try_for_each(|j| j.check(n))
 }
 
@@ -278,15 +278,17 @@ pub(crate) fn choose_jump(rates: &[f64], total: f64, rng: &mut Xoshiro256PlusPlu
 
 /// What every solve that flows between jumps checks first, and how it
 /// saves: the whole span's save grid, handed out piece by piece.
-struct PieceSaves {
+pub(crate) struct PieceSaves {
     t0: f64,
-    every: bool,
-    saves: Vec<f64>,
+    /// Every step is saved (`SaveAt::EveryStep`).
+    pub(crate) every: bool,
+    /// Otherwise, these times.
+    pub(crate) saves: Vec<f64>,
 }
 
 impl PieceSaves {
     /// Checks a forward span, the options and the jumps for `n` states.
-    fn new(
+    pub(crate) fn new(
         n: usize,
         (t0, t1): (f64, f64),
         opts: &SolveOptions,

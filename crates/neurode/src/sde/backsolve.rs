@@ -266,12 +266,9 @@ impl Backward {
             None,
             &mut self.vjp,
         );
-        for (d, &x) in da.iter_mut().zip(&self.vu) {
-            *d = h * x;
-        }
-        for (d, &x) in dp.iter_mut().zip(&self.vp) {
-            *d = h * x;
-        }
+        da.fill(0.0);
+        dp.fill(0.0);
+        self.add_products(da, dp, h);
         if !self.correction_vjp(f, a, u, p, t) {
             vjp(
                 &ItoCorrection(f),
@@ -285,12 +282,7 @@ impl Backward {
                 &mut self.vjp,
             );
         }
-        for (d, &x) in da.iter_mut().zip(&self.vu) {
-            *d -= h * x;
-        }
-        for (d, &x) in dp.iter_mut().zip(&self.vp) {
-            *d -= h * x;
-        }
+        self.add_products(da, dp, -h);
         vjp(
             &DiffusionView(f),
             &self.weights,
@@ -302,11 +294,16 @@ impl Backward {
             None,
             &mut self.vjp,
         );
+        self.add_products(da, dp, 1.0);
+    }
+
+    /// Adds `scale` times the last VJPs (`vu`, `vp`) to `da`, `dp`.
+    fn add_products(&self, da: &mut [f64], dp: &mut [f64], scale: f64) {
         for (d, &x) in da.iter_mut().zip(&self.vu) {
-            *d += x;
+            *d += scale * x;
         }
         for (d, &x) in dp.iter_mut().zip(&self.vp) {
-            *d += x;
+            *d += scale * x;
         }
     }
 }
@@ -336,25 +333,10 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             crate::solve::Stepping::Fixed(dt) => dt,
             _ => (t1 - t0).abs(),
         };
-        let tree = BrownianTree::new(m, t0, t1, 1e-2 * h0, seed);
-        // Forward: only the step grid and where saves fell are kept.
-        let mut steps: Vec<(f64, f64)> = Vec::new();
-        let mut saved_after: Vec<usize> = Vec::new();
-        let sol = self.run_fixed(method, opts, &mut tree.clone(), |s| {
-            steps.push((s.t, s.h));
-            if s.saved {
-                saved_after.push(steps.len());
-            }
-        })?;
-        crate::sensitivity::check_success(&sol, "forward")?;
-        if sol.len() > saved_after.len() {
-            saved_after.insert(0, 0);
-        }
-        loss.check(sol.len(), n)?;
-        let mut dl_du = vec![0.0; sol.u_flat().len()];
-        let value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut dl_du);
+        let mut tree = BrownianTree::new(m, t0, t1, 1e-2 * h0, seed);
+        // Forward: only the step grid, the saves and the end are kept.
+        let mut r = self.record_along(method, opts, loss, &mut tree.clone(), false)?;
 
-        let mut tree = tree;
         let mut work = Backward {
             f: vec![0.0; n],
             g: vec![0.0; n],
@@ -367,24 +349,19 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             vp: vec![0.0; np],
             vjp: VjpWork::new(n, np),
         };
-        let mut u = sol.u_end().to_vec();
+        let mut u = std::mem::take(&mut r.end);
         let mut a = vec![0.0; n];
         let mut pbar = vec![0.0; np];
         let (mut du1, mut da1, mut dp1) = (vec![0.0; n], vec![0.0; n], vec![0.0; np]);
         let (mut du2, mut da2, mut dp2) = (vec![0.0; n], vec![0.0; n], vec![0.0; np]);
         let (mut u_pred, mut a_pred) = (vec![0.0; n], vec![0.0; n]);
         let mut dw = vec![0.0; m];
-        let mut next_save = saved_after.len();
-        for k in (0..=steps.len()).rev() {
-            while next_save > 0 && saved_after[next_save - 1] == k {
-                next_save -= 1;
-                let g = &dl_du[next_save * n..(next_save + 1) * n];
-                a.iter_mut().zip(g).for_each(|(x, y)| *x += y);
-            }
+        for k in (0..=r.steps.len()).rev() {
+            r.add_saves_of_state(k, n, &mut a);
             if k == 0 {
                 break;
             }
-            let (t, h) = steps[k - 1];
+            let (t, h) = r.steps[k - 1];
             tree.increment(t, h, &mut dw);
             // Heun from t + h back to t.
             let end = (&u[..], &a[..], t + h);
@@ -419,6 +396,6 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
                 pbar[j] += 0.5 * (dp1[j] + dp2[j]);
             }
         }
-        Ok((value, pbar))
+        Ok((r.value, pbar))
     }
 }

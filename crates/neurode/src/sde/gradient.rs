@@ -7,7 +7,7 @@
 //! stored step is run again in vector duals and the adjoint pulled back
 //! through its Jacobian.
 
-use super::brownian::BrownianPath;
+use super::brownian::{BrownianPath, NoiseSource};
 use super::methods::{EulerMaruyama, SdeMethod};
 use super::problem::{Noise, SdeFunction, SdeProblem};
 use crate::error::Error;
@@ -155,18 +155,33 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         loss: &L,
         seed: u64,
     ) -> Result<Recorded, Error> {
+        let m = self.f.noise().processes(self.len());
+        self.record_along(method, opts, loss, &mut BrownianPath::new(m, seed), true)
+    }
+
+    /// [`record`](Self::record) along any noise; without `keep_path` only
+    /// the step grid, the saves and the end state are kept (the stochastic
+    /// adjoint reads the path again and rebuilds the states).
+    pub(super) fn record_along<M: SdeMethod, L: Loss, N: NoiseSource>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        loss: &L,
+        noise: &mut N,
+        keep_path: bool,
+    ) -> Result<Recorded, Error> {
         let n = self.len();
-        let m = self.f.noise().processes(n);
-        let mut r = Recorded {
-            states: self.u0.clone(),
-            ..Recorded::default()
-        };
-        let mut noise = BrownianPath::new(m, seed);
-        let sol = self.run_fixed(method, opts, &mut noise, |s| {
+        let mut r = Recorded::default();
+        if keep_path {
+            r.states.extend_from_slice(&self.u0);
+        }
+        let sol = self.run_fixed(method, opts, noise, |s| {
             r.steps.push((s.t, s.h));
-            r.dws.extend_from_slice(s.dw);
-            r.i10s.extend_from_slice(s.i10);
-            r.states.extend_from_slice(s.u_new);
+            if keep_path {
+                r.dws.extend_from_slice(s.dw);
+                r.i10s.extend_from_slice(s.i10);
+                r.states.extend_from_slice(s.u_new);
+            }
             if s.saved {
                 r.saved.push(r.steps.len());
             }
@@ -179,6 +194,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         r.dl_du = vec![0.0; sol.u_flat().len()];
         r.value = loss.value_and_gradient(&sol.t, sol.u_flat(), n, &mut r.dl_du);
         r.next_saved = r.saved.len();
+        r.end = sol.u_end().to_vec();
         Ok(r)
     }
 
@@ -318,9 +334,9 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
 
 /// A fixed-step solve kept for a backward pass (see `SdeProblem::record`).
 #[derive(Default)]
-struct Recorded {
+pub(super) struct Recorded {
     /// `(t, h)` of each step.
-    steps: Vec<(f64, f64)>,
+    pub(super) steps: Vec<(f64, f64)>,
     dws: Vec<f64>,
     i10s: Vec<f64>,
     /// The start state, then the state after each step.
@@ -328,14 +344,16 @@ struct Recorded {
     /// The state index of each save, in order.
     saved: Vec<usize>,
     dl_du: Vec<f64>,
-    value: f64,
+    pub(super) value: f64,
+    /// The state at the end.
+    pub(super) end: Vec<f64>,
     /// Saves not yet pulled back (the backward pass goes from the last).
     next_saved: usize,
 }
 
 impl Recorded {
     /// Adds the loss's gradient at the saves of state `k` to `lambda`.
-    fn add_saves_of_state(&mut self, k: usize, n: usize, lambda: &mut [f64]) {
+    pub(super) fn add_saves_of_state(&mut self, k: usize, n: usize, lambda: &mut [f64]) {
         while self.next_saved > 0 && self.saved[self.next_saved - 1] == k {
             self.next_saved -= 1;
             let g = &self.dl_du[self.next_saved * n..(self.next_saved + 1) * n];

@@ -16,10 +16,8 @@ use super::brownian::i10_from;
 use super::methods::{SdeMethod, Work};
 use super::problem::{SdeFunction, SdeProblem};
 use crate::error::Error;
-use crate::jumps::{Jump, check_jumps, choose_jump};
-use crate::solve::{
-    EventKind, EventRecord, ReturnCode, SaveAt, Solution, SolveOptions, Stepping, save_grid,
-};
+use crate::jumps::{Jump, PieceSaves, choose_jump};
+use crate::solve::{EventKind, EventRecord, ReturnCode, Solution, SolveOptions, Stepping};
 
 /// The total rate of `jumps` at `(u, t)`.
 fn total_rate(jumps: &[Box<dyn Jump>], u: &[f64], t: f64) -> f64 {
@@ -63,13 +61,7 @@ impl<F: SdeFunction> SdeProblem<F, f64> {
         self.validate()?;
         let (n, shape) = (self.len(), self.f.noise());
         let (t0, t1) = self.tspan;
-        if t1 <= t0 {
-            return Err(Error::Unsupported(
-                "a jump process runs forwards: tspan.1 > tspan.0".into(),
-            ));
-        }
-        opts.validate(n, t0, t1)?;
-        check_jumps(jumps, n)?;
+        let PieceSaves { every, saves, .. } = PieceSaves::new(n, (t0, t1), opts, jumps)?;
         if !M::supports(shape) {
             return Err(Error::Unsupported(format!(
                 "{} with {shape:?} noise",
@@ -81,8 +73,6 @@ impl<F: SdeFunction> SdeProblem<F, f64> {
                 "variable-rate jumps on an SDE take fixed steps (SolveOptions::fixed_dt)".into(),
             ));
         };
-        let every = matches!(opts.saveat, SaveAt::EveryStep);
-        let saves = save_grid(&opts.saveat, t0, t1, 1.0);
         let m = shape.processes(n);
         let mut noise = BridgeStack::new(m, seed ^ 0x5DEE_CE66_D1CE_5EED);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
