@@ -37,6 +37,7 @@ mod fastmath;
 pub mod jumps;
 pub mod linalg;
 pub mod methods;
+pub mod multi_dual;
 pub mod nn;
 pub mod optim;
 pub mod params_io;

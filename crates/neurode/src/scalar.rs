@@ -125,6 +125,14 @@ pub trait Scalar:
     }
     /// True when the real part and every derivative part are finite.
     fn is_finite(self) -> bool;
+    /// True when every derivative part is zero (always, for plain numbers;
+    /// conservatively false for types that do not check): then `self * x`
+    /// equals `x.scaled(self.real())`, a cheaper product. A solve in duals
+    /// whose span does not move with `p` takes steps of this kind.
+    #[inline(always)]
+    fn derivative_free(self) -> bool {
+        Self::PLAIN
+    }
 
     /// Absolute value.
     fn abs(self) -> Self;

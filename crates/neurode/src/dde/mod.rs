@@ -25,7 +25,7 @@ mod discrete;
 
 use std::any::Any;
 
-use num_dual::DualSVec64;
+use crate::multi_dual::MultiDual;
 
 use crate::error::{Error, check_initial_value};
 use crate::methods::OdeMethod;
@@ -432,17 +432,14 @@ impl<F: DdeFunction + Clone> DdeProblem<F, f64> {
         let mut grad = vec![0.0; np];
         let mut value = None;
         for start in (0..np.max(1)).step_by(4) {
-            let lift = |x: f64| DualSVec64::<4>::from_re(x);
-            let p: Vec<DualSVec64<4>> = self
+            let lift = |x: f64| MultiDual::<4>::constant(x);
+            let p: Vec<MultiDual<4>> = self
                 .p
                 .iter()
                 .enumerate()
-                .map(|(i, &x)| {
-                    if i >= start && i < start + 4 {
-                        lift(x).derivative(i - start)
-                    } else {
-                        lift(x)
-                    }
+                .map(|(i, &x)| match i.checked_sub(start) {
+                    Some(lane) => MultiDual::seeded(x, lane),
+                    None => lift(x),
                 })
                 .collect();
             let dual = DdeProblem {
@@ -465,10 +462,8 @@ impl<F: DdeFunction + Clone> DdeProblem<F, f64> {
             let t: Vec<f64> = sol.t.iter().map(|t| t.re).collect();
             let l = loss.value(&t, sol.u_flat(), n);
             value = Some(l.re);
-            for lane in 0..4 {
-                if let (Some(g), Some(e)) = (grad.get_mut(start + lane), l.eps.0.as_ref()) {
-                    *g = e[lane];
-                }
+            for (g, &e) in grad.iter_mut().skip(start).zip(&l.eps) {
+                *g = e;
             }
         }
         Ok((value.unwrap_or(f64::NAN), grad))

@@ -4,7 +4,7 @@
 //! path fixed (its seed): the discrete adjoint for Euler–Maruyama, forward
 //! mode through the solver otherwise.
 
-use num_dual::DualSVec64;
+use crate::multi_dual::MultiDual;
 
 use super::init::NnRng;
 use super::layer::Layer;
@@ -252,16 +252,16 @@ impl<D: Layer + Clone, G: Layer + Clone, M: SdeMethod> Layer for NeuralSde<D, G,
             }
             return;
         }
-        let lift = |v: &[T]| -> Vec<DualSVec64<8>> {
-            v.iter().map(|a| DualSVec64::from_re(a.real())).collect()
+        let lift = |v: &[T]| -> Vec<MultiDual<8>> {
+            v.iter().map(|a| MultiDual::constant(a.real())).collect()
         };
         xbar.fill(T::zero());
         for start in (0..np + n).step_by(8) {
             let (mut pd, mut xd) = (lift(p), lift(x));
             for lane in 0..8 {
                 match start + lane {
-                    k if k < np => pd[k] = pd[k].derivative(lane),
-                    k if k < np + n => xd[k - np] = xd[k - np].derivative(lane),
+                    k if k < np => pd[k] = MultiDual::seeded(pd[k].re, lane),
+                    k if k < np + n => xd[k - np] = MultiDual::seeded(xd[k - np].re, lane),
                     _ => {}
                 }
             }
@@ -273,10 +273,8 @@ impl<D: Layer + Clone, G: Layer + Clone, M: SdeMethod> Layer for NeuralSde<D, G,
             // ȳ · ∂y/∂(direction) for each lane.
             let mut dots = [0.0; 8];
             for (yv, yb) in sol.u_flat().iter().zip(ybar) {
-                if let Some(e) = yv.eps.0.as_ref() {
-                    for (d, lane) in dots.iter_mut().zip(0..8) {
-                        *d += yb.real() * e[lane];
-                    }
+                for (d, e) in dots.iter_mut().zip(&yv.eps) {
+                    *d += yb.real() * e;
                 }
             }
             for (lane, &d) in dots.iter().enumerate() {

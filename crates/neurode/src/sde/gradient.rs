@@ -117,7 +117,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         let mut grad = vec![0.0; np];
         let mut value = f64::NAN;
         for start in (0..np.max(1)).step_by(LANES) {
-            let lift = |x: f64| Lanes::from_re(x);
+            let lift = |x: f64| Lanes::constant(x);
             let p: Vec<_> = self
                 .p
                 .iter()
@@ -136,10 +136,8 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             let t: Vec<f64> = sol.t.iter().map(|t| t.re).collect();
             let l = loss.value(&t, sol.u_flat(), n);
             value = l.re;
-            if let Some(e) = l.eps.0.as_ref() {
-                for (lane, g) in grad.iter_mut().skip(start).take(LANES).enumerate() {
-                    *g = e[lane];
-                }
+            for (g, &e) in grad.iter_mut().skip(start).zip(&l.eps) {
+                *g = e;
             }
         }
         Ok((value, grad))
@@ -216,9 +214,9 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         let mut next = vec![0.0; n];
         let mut grad = vec![0.0; np];
         let mut work = super::methods::Work::<Lanes>::new(n, np, shape);
-        let mut u_l = vec![Lanes::from_re(0.0); n];
-        let mut p_l = vec![Lanes::from_re(0.0); np];
-        let mut unew_l = vec![Lanes::from_re(0.0); n];
+        let mut u_l = vec![Lanes::constant(0.0); n];
+        let mut p_l = vec![Lanes::constant(0.0); np];
+        let mut unew_l = vec![Lanes::constant(0.0); n];
         for k in (0..=r.steps.len()).rev() {
             r.add_saves_of_state(k, n, &mut lambda);
             if k == 0 {
@@ -227,10 +225,10 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             let (t, h) = r.steps[k - 1];
             let u = &r.states[(k - 1) * n..k * n];
             for (d, &x) in work.dw.iter_mut().zip(&r.dws[(k - 1) * m..k * m]) {
-                *d = Lanes::from_re(x);
+                *d = Lanes::constant(x);
             }
             for (d, &x) in work.i10.iter_mut().zip(&r.i10s[(k - 1) * m..k * m]) {
-                *d = Lanes::from_re(x);
+                *d = Lanes::constant(x);
             }
             for first in (0..n + np).step_by(LANES) {
                 for (j, (l, &x)) in u_l.iter_mut().zip(u).enumerate() {
@@ -239,7 +237,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
                 for (j, (l, &x)) in p_l.iter_mut().zip(&self.p).enumerate() {
                     *l = seed_lane(x, n + j, first);
                 }
-                let (tl, hl) = (Lanes::from_re(t), Lanes::from_re(h));
+                let (tl, hl) = (Lanes::constant(t), Lanes::constant(h));
                 method.step(&self.f, &p_l, tl, hl, &u_l, &mut unew_l, &mut work);
                 let mut acc = [0.0; LANES];
                 pull(&lambda, &unew_l, &mut acc);

@@ -2,11 +2,10 @@
 //! per parameter (and per initial state when asked), so the derivative of
 //! every step, saved point and the loss comes out of the arithmetic itself.
 
-use num_dual::DualSVec64;
-
 use super::{Gradient, GradientStats, Loss, Sensitivity, check_success};
 use crate::error::Error;
 use crate::methods::OdeMethod;
+use crate::multi_dual::MultiDual;
 use crate::problem::{OdeFunction, OdeProblem, Role};
 use crate::solve::{SolveOptions, Stats};
 
@@ -104,19 +103,16 @@ where
             .iter()
             .position(|s| matches!(s, Seed::P(j) if *j == i))
     };
-    let mut dual = prob.map_scalar(|role, i, x| {
-        let v = DualSVec64::<N>::from_re(x);
-        match (role, lane_of_p(i)) {
-            (Role::P, Some(lane)) => v.derivative(lane),
-            _ => v,
-        }
+    let mut dual = prob.map_scalar(|role, i, x| match (role, lane_of_p(i)) {
+        (Role::P, Some(lane)) => MultiDual::<N>::seeded(x, lane),
+        _ => MultiDual::constant(x),
     });
     if chunk.iter().any(|s| matches!(s, Seed::U0(_))) {
         let mut u0 = dual.u0().to_vec();
         for (lane, seed) in chunk.iter().enumerate() {
             if let Seed::U0(j) = *seed {
                 // Adds the seed to whatever u0 carries from p.
-                u0[j] += DualSVec64::<N>::from_re(0.0).derivative(lane);
+                u0[j] += MultiDual::<N>::seeded(0.0, lane);
             }
         }
         dual = dual.with_u0(u0)?;
@@ -129,9 +125,7 @@ where
     }
     let t: Vec<f64> = sol.t.iter().map(|t| t.re).collect();
     let l = loss.value(&t, sol.u_flat(), n);
-    let derivs = (0..chunk.len())
-        .map(|lane| l.eps.0.as_ref().map_or(0.0, |e| e[lane]))
-        .collect();
+    let derivs = l.eps[..chunk.len()].to_vec();
     Ok((l.re, derivs, sol.stats))
 }
 

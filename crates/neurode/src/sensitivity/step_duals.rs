@@ -120,12 +120,12 @@ where
     let (mut tbar, mut t1bar) = (0.0, 0.0);
     let mut next_save = sol.len();
     let mut backward = Stats::default();
-    let mut u_l = vec![Lanes::from_re(0.0); n];
-    let mut h_l = vec![Lanes::from_re(0.0); hlen];
+    let mut u_l = vec![Lanes::constant(0.0); n];
+    let mut h_l = vec![Lanes::constant(0.0); hlen];
     let mut hout_l: Vec<Lanes> = Vec::with_capacity(hlen);
-    let mut p_l = vec![Lanes::from_re(0.0); np];
-    let mut unew_l = vec![Lanes::from_re(0.0); n];
-    let mut out_l = vec![Lanes::from_re(0.0); n];
+    let mut p_l = vec![Lanes::constant(0.0); np];
+    let mut unew_l = vec![Lanes::constant(0.0); n];
+    let mut out_l = vec![Lanes::constant(0.0); n];
     let mut interps: Vec<(f64, usize)> = Vec::new();
     for k in (0..rec.times.len()).rev() {
         let (t, dt, t_new) = rec.times[k];
@@ -158,7 +158,7 @@ where
                     *l = seed(x, j, first);
                 }
                 for (l, &x) in u_l.iter_mut().zip(u) {
-                    *l = Lanes::from_re(x);
+                    *l = Lanes::constant(x);
                 }
             } else {
                 for (j, (l, &x)) in u_l.iter_mut().zip(u).enumerate() {
@@ -174,7 +174,7 @@ where
                     seed(dt, start_len + np + 1, first),
                 )
             } else {
-                (Lanes::from_re(t), Lanes::from_re(dt))
+                (Lanes::constant(t), Lanes::constant(dt))
             };
             let setup = Setup {
                 f,
@@ -211,7 +211,7 @@ where
                 pull(&hbar, &hout_l, &mut acc);
             }
             for &(ts, idx) in &interps {
-                let theta = (Lanes::from_re(ts) - tl) / dtl;
+                let theta = (Lanes::constant(ts) - tl) / dtl;
                 method.interpolate(&mut cache, &mut rhs, tl, dtl, &u_l, theta, &mut out_l);
                 pull(&dl_du[idx * n..(idx + 1) * n], &out_l, &mut acc);
             }

@@ -147,6 +147,21 @@ impl<T: Scalar> StageValues<T> for FlatSlots<'_, T> {
 fn combine<T: Scalar>(out: &mut [T], base: &[T], dt: T, row: &[f64], k: &impl StageValues<T>) {
     let n = out.len();
     let base = &base[..n];
+    if !T::PLAIN && dt.derivative_free() {
+        // A step size without derivatives (a span that does not move with
+        // `p`): each term is a number times a dual, not a dual product.
+        let h = dt.real();
+        for m in 0..n {
+            let mut acc = base[m];
+            for (j, &a) in row.iter().enumerate() {
+                if a != 0.0 {
+                    acc += k.at(j, m).scaled(h * a);
+                }
+            }
+            out[m] = acc;
+        }
+        return;
+    }
     let mut coef = [T::zero(); MAX_SLOTS];
     for (c, &a) in coef.iter_mut().zip(row) {
         *c = dt.scaled(a);
