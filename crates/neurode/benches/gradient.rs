@@ -14,7 +14,7 @@
 //!   DDE `u' = NN([u(t); u(t − 0.2)])` (4→16→2, 114 parameters, `[0, 2]`),
 //!   by forward mode and the discrete adjoint.
 //!
-//! `cargo bench -p neurode --bench gradient` prints tables; one JSON object
+//! `cargo bench -p neurode --bench gradient [-- W2|W3|DDE]` prints tables; one JSON object
 //! per measurement goes to stderr.
 
 use std::hint::black_box;
@@ -485,8 +485,20 @@ fn dde() {
     dde_rows("DDE neural 4-16-2", &neural, &opts);
 }
 
+/// `cargo bench -p neurode --bench gradient [-- W2|W3|DDE]` runs one group.
 fn main() {
-    w2();
-    spiral();
-    dde();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |name: &str| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(name));
+    if wants("W2") {
+        w2();
+    }
+    if wants("W3") {
+        spiral();
+    }
+    if wants("DDE") {
+        dde();
+    }
 }

@@ -225,10 +225,10 @@ where
     let mut ubar_start = vec![0.0; n];
     let mut pbar = vec![0.0; np];
     let mut read_bar: Vec<f64> = Vec::new();
-    let mut u_l = vec![Lanes::from_re(0.0); n];
-    let mut p_l = vec![Lanes::from_re(0.0); np];
-    let mut unew_l = vec![Lanes::from_re(0.0); n];
-    let mut out_l = vec![Lanes::from_re(0.0); n];
+    let mut u_l = vec![Lanes::constant(0.0); n];
+    let mut p_l = vec![Lanes::constant(0.0); np];
+    let mut unew_l = vec![Lanes::constant(0.0); n];
+    let mut out_l = vec![Lanes::constant(0.0); n];
     let mut block_l: Vec<Lanes> = Vec::with_capacity(width);
     let mut interps: Vec<(f64, usize)> = Vec::new();
     let mut unit = vec![0.0; slots];
@@ -271,7 +271,7 @@ where
             for (j, (l, &x)) in p_l.iter_mut().zip(&prob.p).enumerate() {
                 *l = seed(x, n + j, first);
             }
-            let (tl, dtl) = (Lanes::from_re(step.t), Lanes::from_re(step.dt));
+            let (tl, dtl) = (Lanes::constant(step.t), Lanes::constant(step.dt));
             let setup = Setup {
                 f: &f,
                 u0: &u_l,
@@ -286,11 +286,11 @@ where
             // As the integrator ran it: step, accept, saves, dense output.
             inner.start(&mut cache, &mut rhs, tl, &u_l);
             inner.step(&mut cache, &mut rhs, tl, dtl, &u_l, &mut unew_l, None);
-            inner.accept(&mut cache, &mut rhs, Lanes::from_re(step.t_new), &unew_l);
+            inner.accept(&mut cache, &mut rhs, Lanes::constant(step.t_new), &unew_l);
             let mut acc = [0.0; LANES];
             pull(&ubar, &unew_l, &mut acc);
             for &(ts, idx) in &interps {
-                let theta = quotient(Lanes::from_re(ts) - tl, dtl);
+                let theta = quotient(Lanes::constant(ts) - tl, dtl);
                 inner.interpolate(&mut cache, &mut rhs, tl, dtl, &u_l, theta, &mut out_l);
                 pull(&dl_du[idx * n..(idx + 1) * n], &out_l, &mut acc);
             }

@@ -69,7 +69,7 @@ fn lift(cp: &Checkpoint<f64>, u: Vec<Lanes>, t: Lanes) -> Checkpoint<Lanes> {
         accepted: cp.accepted,
         next_save: cp.next_save,
         next_stop: cp.next_stop,
-        g_prev: cp.g_prev.iter().map(|&g| Lanes::from_re(g)).collect(),
+        g_prev: cp.g_prev.iter().map(|&g| Lanes::constant(g)).collect(),
     }
 }
 
@@ -131,7 +131,7 @@ where
             prob.map_scalar(|role, i, x| match role {
                 Role::P => seed(x, n + i, first),
                 Role::Tspan if i == 0 => seed(x, n + np, first),
-                _ => Lanes::from_re(x),
+                _ => Lanes::constant(x),
             })
         })
         .collect();

@@ -1,7 +1,10 @@
 //! Vector–Jacobian products of a right-hand side: the function's own
 //! ([`OdeFunction::vjp`]) when it has them, otherwise forward-mode AD on its
-//! generic `rhs`, one dual pass per state and per parameter.
+//! generic `rhs`. In `f64`, eight input directions (states, parameters,
+//! time) ride in one vector-dual pass; other scalar types take one dual
+//! pass per input.
 
+use super::lanes::{LANES, Lanes, pull, seed};
 use crate::problem::OdeFunction;
 use crate::scalar::Scalar;
 
@@ -11,6 +14,8 @@ pub struct VjpWork<T: Scalar> {
     u: Vec<T::Dual>,
     p: Vec<T::Dual>,
     du: Vec<T::Dual>,
+    /// The `f64` path's vector duals, sized on first use.
+    lanes: LaneWork,
     /// Products computed so far.
     pub count: usize,
 }
@@ -23,6 +28,7 @@ impl<T: Scalar> VjpWork<T> {
             u: vec![zero; n],
             p: vec![zero; np],
             du: vec![zero; n],
+            lanes: LaneWork::default(),
             count: 0,
         }
     }
@@ -44,6 +50,18 @@ pub fn vjp<F: OdeFunction, T: Scalar>(
 ) {
     work.count += 1;
     if f.vjp(v, u, p, t, vu, vp, vt.as_deref_mut()) {
+        return;
+    }
+    if let (Some(v), Some(u), Some(p), Some(vu), Some(vp)) = (
+        T::as_f64_slice(v),
+        T::as_f64_slice(u),
+        T::as_f64_slice(p),
+        T::as_f64_slice_mut(vu),
+        T::as_f64_slice_mut(vp),
+    ) {
+        let vt = vt.and_then(|vt| T::as_f64_slice_mut(std::slice::from_mut(vt)));
+        let vt = vt.and_then(|vt| vt.first_mut());
+        vjp_lanes(f, v, u, p, t.real(), vu, vp, vt, &mut work.lanes);
         return;
     }
     let lift = |x: T| T::dual(x, T::zero());
@@ -75,6 +93,82 @@ pub fn vjp<F: OdeFunction, T: Scalar>(
     if let Some(vt) = vt {
         f.rhs(&mut work.du, &work.u, &work.p, T::dual(t, T::one()));
         *vt = dot(&work.du);
+    }
+}
+
+/// The vector duals of [`vjp_lanes`].
+#[derive(Clone, Debug, Default)]
+struct LaneWork {
+    u: Vec<Lanes>,
+    p: Vec<Lanes>,
+    du: Vec<Lanes>,
+    /// `(n, np, with t)` when the inputs hold the seeds of a product that
+    /// fits one pass: later such products only replace the values.
+    seeded: Option<(usize, usize, bool)>,
+}
+
+/// [`vjp`] in `f64`: every input is a direction, [`LANES`] of them per pass
+/// of `rhs` in vector duals, so a small system (Lotka–Volterra: 2 states, 4
+/// parameters) takes one pass instead of six.
+#[allow(clippy::too_many_arguments)]
+fn vjp_lanes<F: OdeFunction>(
+    f: &F,
+    v: &[f64],
+    u: &[f64],
+    p: &[f64],
+    t: f64,
+    vu: &mut [f64],
+    vp: &mut [f64],
+    mut vt: Option<&mut f64>,
+    w: &mut LaneWork,
+) {
+    let (n, np) = (u.len(), p.len());
+    let directions = n + np + usize::from(vt.is_some());
+    let shape = (n, np, vt.is_some());
+    let t_l = if directions <= LANES && w.seeded == Some(shape) {
+        // Seeds in place from the last product: new values only.
+        for (d, &x) in w.u.iter_mut().zip(u) {
+            d.re = x;
+        }
+        for (d, &x) in w.p.iter_mut().zip(p) {
+            d.re = x;
+        }
+        Some(seed(t, n + np, 0))
+    } else {
+        w.u.resize(n, Lanes::constant(0.0));
+        w.p.resize(np, Lanes::constant(0.0));
+        w.du.resize(n, Lanes::constant(0.0));
+        w.seeded = None;
+        None
+    };
+    for first in (0..directions).step_by(LANES) {
+        let t_l = match t_l {
+            Some(t_l) => t_l,
+            None => {
+                for (j, (d, &x)) in w.u.iter_mut().zip(u).enumerate() {
+                    *d = seed(x, j, first);
+                }
+                for (j, (d, &x)) in w.p.iter_mut().zip(p).enumerate() {
+                    *d = seed(x, n + j, first);
+                }
+                seed(t, n + np, first)
+            }
+        };
+        f.rhs(&mut w.du, &w.u, &w.p, t_l);
+        let mut acc = [0.0; LANES];
+        pull(v, &w.du, &mut acc);
+        for (d, &a) in (first..directions).zip(&acc) {
+            if d < n {
+                vu[d] = a;
+            } else if d < n + np {
+                vp[d - n] = a;
+            } else if let Some(vt) = vt.as_deref_mut() {
+                *vt = a;
+            }
+        }
+    }
+    if directions <= LANES {
+        w.seeded = Some(shape);
     }
 }
 
@@ -158,5 +252,56 @@ mod tests {
             assert!((vp[j] - want).abs() < 1e-14);
         }
         assert!((vt - v[0] * 2.0 * t).abs() < 1e-14);
+    }
+
+    /// Three states, seven parameters: more directions than one pass holds.
+    struct Wide;
+    impl OdeFunction for Wide {
+        fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+            du[0] = p[0] * u[0] * u[1] + p[1] * u[2].sin() + p[6] * t;
+            du[1] = p[2] * u[1].exp() - p[3] * u[0] * u[2];
+            du[2] = p[4] * u[2] * u[2] + p[5] * (u[0] + t * p[6]).tanh();
+        }
+    }
+
+    /// `vjp` against the Jacobians taken column by column.
+    fn check_against_jacobians<F: OdeFunction>(
+        f: &F,
+        u: &[f64],
+        p: &[f64],
+        t: f64,
+        work: &mut VjpWork<f64>,
+    ) {
+        let (n, np) = (u.len(), p.len());
+        let v: Vec<f64> = (0..n).map(|i| 0.3 - 0.7 * i as f64).collect();
+        let (mut jf, mut fp) = (vec![0.0; n * n], vec![0.0; n * np]);
+        jacobians(f, u, p, t, &mut jf, &mut fp);
+        for with_t in [true, false, false] {
+            let (mut vu, mut vp, mut vt) = (vec![0.0; n], vec![0.0; np], 0.0);
+            let vt_arg = if with_t { Some(&mut vt) } else { None };
+            vjp(f, &v, u, p, t, &mut vu, &mut vp, vt_arg, work);
+            for j in 0..n {
+                let want: f64 = (0..n).map(|i| v[i] * jf[i * n + j]).sum();
+                assert!((vu[j] - want).abs() < 1e-13, "u{j}: {} vs {want}", vu[j]);
+            }
+            for j in 0..np {
+                let want: f64 = (0..n).map(|i| v[i] * fp[i * np + j]).sum();
+                assert!((vp[j] - want).abs() < 1e-13, "p{j}: {} vs {want}", vp[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn products_in_several_passes_and_reused_seeds_agree() {
+        let p = [0.5, -1.2, 0.8, 0.3, -0.4, 1.1, 0.9];
+        let mut work = VjpWork::new(3, 7);
+        check_against_jacobians(&Wide, &[0.2, -0.6, 1.3], &p, 0.7, &mut work);
+        let mut work = VjpWork::new(2, 4);
+        let p = [1.5, 1.0, 3.0, 1.0];
+        // Seeds are kept between products of one shape: new values must
+        // still give new products.
+        for u in [[1.3, 0.7], [0.4, 2.2], [-1.0, 0.5]] {
+            check_against_jacobians(&Lv, &u, &p, 0.4, &mut work);
+        }
     }
 }
