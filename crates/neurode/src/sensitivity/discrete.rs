@@ -394,8 +394,6 @@ struct ErkBackprop {
     /// Adjoints of the stage derivatives.
     kbar: Vec<f64>,
     ybar: Vec<f64>,
-    /// The vector of the product being taken.
-    v: Vec<f64>,
     vp: Vec<f64>,
     work: VjpWork<f64>,
     f_evals: usize,
@@ -421,7 +419,6 @@ impl ErkBackprop {
             y: vec![0.0; slots * n],
             kbar: vec![0.0; slots * n],
             ybar: vec![0.0; n],
-            v: vec![0.0; n],
             vp: vec![0.0; np],
             work: VjpWork::new(n, np),
             f_evals: 0,
@@ -468,28 +465,36 @@ impl ErkBackprop {
         } else {
             tab.slots()
         };
-        // Recompute the stages.
+        // The stages: as recorded when every one needed was, else
+        // recomputed; and the stage inputs y_i = u + dt Σ_j a_ij k_j.
+        let recorded = stages.filter(|k| k.len() >= slots * n);
         for i in 0..slots {
             let (row, c) = self.row(i);
             let (done, rest) = self.k.split_at_mut(i * n);
+            let done: &[f64] = recorded.unwrap_or(done);
             let yi = &mut self.y[i * n..(i + 1) * n];
-            yi.copy_from_slice(u);
-            for (j, &a) in row.iter().enumerate() {
-                if a != 0.0 {
-                    let kj = &done[j * n..(j + 1) * n];
-                    yi.iter_mut().zip(kj).for_each(|(y, k)| *y += dt * a * k);
+            for (m, y) in yi.iter_mut().enumerate() {
+                let mut acc = u[m];
+                for (j, &a) in row.iter().enumerate() {
+                    if a != 0.0 {
+                        acc += dt * a * done[j * n + m];
+                    }
                 }
+                *y = acc;
             }
-            match stages {
-                Some(k) if i < tab.stages() => {
-                    rest[..n].copy_from_slice(&k[i * n..(i + 1) * n]);
-                }
-                _ => {
-                    f.rhs(&mut rest[..n], yi, p, t + c * dt);
-                    self.f_evals += 1;
+            if recorded.is_none() {
+                match stages {
+                    Some(k) if i < tab.stages() => {
+                        rest[..n].copy_from_slice(&k[i * n..(i + 1) * n]);
+                    }
+                    _ => {
+                        f.rhs(&mut rest[..n], yi, p, t + c * dt);
+                        self.f_evals += 1;
+                    }
                 }
             }
         }
+        let k_all: &[f64] = recorded.unwrap_or(&self.k);
         // Seed the stage adjoints from the end state and the saved points.
         let mut time = StepTimeBar { t: 0.0, dt: 0.0 };
         self.kbar[..slots * n].fill(0.0);
@@ -500,7 +505,7 @@ impl ErkBackprop {
                     .zip(&*ubar)
                     .for_each(|(x, g)| *x += dt * b * g);
                 if track_time {
-                    time.dt += dot(ubar, &self.k[i * n..(i + 1) * n]) * b;
+                    time.dt += dot(ubar, &k_all[i * n..(i + 1) * n]) * b;
                 }
             }
         }
@@ -508,7 +513,7 @@ impl ErkBackprop {
             let g = &dl_du[idx * n..(idx + 1) * n];
             for (i, c) in tab.dense.b_theta[..slots].iter().enumerate() {
                 let (w, dw) = poly(c, theta);
-                let ki = &self.k[i * n..(i + 1) * n];
+                let ki = &k_all[i * n..(i + 1) * n];
                 if w != 0.0 {
                     let kb = &mut self.kbar[i * n..(i + 1) * n];
                     kb.iter_mut().zip(g).for_each(|(x, gi)| *x += dt * w * gi);
@@ -527,7 +532,6 @@ impl ErkBackprop {
             if kb.iter().all(|&x| x == 0.0) {
                 continue;
             }
-            self.v.copy_from_slice(kb);
             let (row, c) = self.row(i);
             let yi = &self.y[i * n..(i + 1) * n];
             let mut vt = 0.0;
@@ -542,7 +546,7 @@ impl ErkBackprop {
                 .filter(|tape| !tape.is_empty());
             let taped = tape.is_some_and(|tape| {
                 f.vjp_taped(
-                    &self.v,
+                    kb,
                     yi,
                     p,
                     tc,
@@ -557,7 +561,7 @@ impl ErkBackprop {
             } else {
                 vjp(
                     f,
-                    &self.v,
+                    kb,
                     yi,
                     p,
                     tc,

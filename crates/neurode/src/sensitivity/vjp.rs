@@ -37,6 +37,7 @@ impl<T: Scalar> VjpWork<T> {
 /// `vᵀ ∂f/∂u` into `vu`, `vᵀ ∂f/∂p` into `vp` (both overwritten) and, when
 /// `vt` is given, `vᵀ ∂f/∂t` into it, at `(u, p, t)`.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn vjp<F: OdeFunction, T: Scalar>(
     f: &F,
     v: &[T],
@@ -111,6 +112,7 @@ struct LaneWork {
 /// of `rhs` in vector duals, so a small system (Lotka–Volterra: 2 states, 4
 /// parameters) takes one pass instead of six.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn vjp_lanes<F: OdeFunction>(
     f: &F,
     v: &[f64],
