@@ -2,14 +2,15 @@
 //! noise 0.1·u, trained with ADAM so that the mean rabbit population stays
 //! near 1. The gradient is forward mode through the SDE solver with the
 //! noise paths held fixed (the seed's `diffeq_fd` on the SDE), averaged over
-//! a batch of paths.
+//! a batch of paths; the discrete adjoint gives the same gradient path by
+//! path ([`loss_and_gradient_discrete`]).
 
 use std::path::Path;
 
-use neurode::num_dual::DualSVec64;
+use neurode::multi_dual::MultiDual;
 use neurode::plot::{Chart, Mark, Series};
 use neurode::prelude::*;
-use neurode::sde::{EulerMaruyama, SdeFunction, SdeProblem};
+use neurode::sde::{EulerMaruyama, SdeFunction, SdeProblem, SdeSensitivity};
 
 #[cfg(test)]
 use super::fit::P0;
@@ -86,19 +87,67 @@ fn mean_paths<T: Scalar>(p: &[T]) -> Result<MeanPaths<T>, Error> {
 
 /// `Σ_t (E x(t) − 1)²` over the batch, and its gradient by forward mode.
 pub fn loss_and_gradient(p: &[f64]) -> Result<(f64, Vec<f64>), Error> {
-    let pd: Vec<DualSVec64<4>> = (0..4)
-        .map(|i| DualSVec64::<4>::from_re(p[i]).derivative(i))
-        .collect();
+    let pd: Vec<MultiDual<4>> = (0..4).map(|i| MultiDual::seeded(p[i], i)).collect();
+    let one = MultiDual::constant(1.0);
     let mx = mean_paths(&pd)?.x;
     let l = mx
         .iter()
-        .map(|x| (*x - DualSVec64::from_re(1.0)) * (*x - DualSVec64::from_re(1.0)))
-        .fold(DualSVec64::<4>::from_re(0.0), |a, b| a + b);
-    let mut g = vec![0.0; 4];
-    for (i, gi) in g.iter_mut().enumerate() {
-        *gi = l.eps.0.as_ref().map_or(0.0, |e| e[i]);
+        .map(|&x| (x - one) * (x - one))
+        .fold(MultiDual::<4>::constant(0.0), |a, b| a + b);
+    Ok((l.re, l.eps.to_vec()))
+}
+
+/// `Σ_t w_t x(t)`: one path's share of the batch loss's first-order change,
+/// the loss each path's discrete adjoint is taken of.
+struct Weighted(Vec<f64>);
+
+impl Loss for Weighted {
+    fn value<T: Scalar>(&self, _t: &[f64], u: &[T], n: usize) -> T {
+        self.0
+            .iter()
+            .enumerate()
+            .fold(T::zero(), |acc, (k, &w)| acc + u[k * n].scaled(w))
     }
-    Ok((l.re, g))
+    fn value_and_gradient(&self, t: &[f64], u: &[f64], n: usize, grad: &mut [f64]) -> f64 {
+        grad.fill(0.0);
+        for (k, &w) in self.0.iter().enumerate() {
+            grad[k * n] = w;
+        }
+        self.value(t, u, n)
+    }
+    fn check(&self, saves: usize, n: usize) -> Result<(), Error> {
+        if saves == self.0.len() && n > 0 {
+            Ok(())
+        } else {
+            Err(Error::Unsupported(format!(
+                "{} weights for {saves} saved points",
+                self.0.len()
+            )))
+        }
+    }
+}
+
+/// [`loss_and_gradient`] by the discrete adjoint: the batch loss's gradient
+/// is `Σ_t 2 (E x(t) − 1) ∂E x(t)/∂p`, so each path contributes the
+/// gradient of `Σ_t w_t x(t)` with `w_t = 2 (E x(t) − 1) / paths`, pulled
+/// back through its own Euler–Maruyama steps with its noise fixed.
+pub fn loss_and_gradient_discrete(p: &[f64]) -> Result<(f64, Vec<f64>), Error> {
+    let mx = mean_paths(p)?.x;
+    let loss = mx.iter().map(|x| (x - 1.0) * (x - 1.0)).sum();
+    let weights = Weighted(mx.iter().map(|x| 2.0 * (x - 1.0) / PATHS as f64).collect());
+    let prob = SdeProblem::new(NoisyLotkaVolterra, vec![1.0, 1.0], (0.0, 10.0), p.to_vec())?;
+    let mut grad = vec![0.0; p.len()];
+    for seed in 0..PATHS {
+        let (_, g) = prob.loss_and_gradient(
+            EulerMaruyama,
+            &options(),
+            &weights,
+            seed,
+            SdeSensitivity::Discrete,
+        )?;
+        grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+    }
+    Ok((loss, grad))
 }
 
 fn frame(p: &[f64], title: String) -> Result<Chart, Error> {
@@ -193,6 +242,21 @@ mod tests {
                 (g[j] - fd).abs() < 1e-5 * fd.abs().max(1.0),
                 "p[{j}]: {} vs {fd}",
                 g[j]
+            );
+        }
+    }
+
+    #[test]
+    fn the_discrete_adjoint_equals_forward_mode() {
+        let (l_f, g_f) = loss_and_gradient(&P0).unwrap();
+        let (l_d, g_d) = loss_and_gradient_discrete(&P0).unwrap();
+        assert!((l_d - l_f).abs() < 1e-12 * l_f.abs());
+        for j in 0..4 {
+            assert!(
+                (g_d[j] - g_f[j]).abs() < 1e-9 * g_f[j].abs().max(1.0),
+                "p[{j}]: discrete {} vs forward {}",
+                g_d[j],
+                g_f[j]
             );
         }
     }
