@@ -218,6 +218,7 @@ impl Sensitivity for Discrete {
                 }
             }
         }
+        back.flush(prob.f(), prob.p(), &mut ubar, &mut pbar);
         // What is left is saved at t0 itself.
         for k in 0..next_save {
             ubar.iter_mut()
@@ -395,6 +396,13 @@ struct ErkBackprop {
     kbar: Vec<f64>,
     ybar: Vec<f64>,
     vp: Vec<f64>,
+    /// Saved points' gradients inside the step, summed.
+    gsum: Vec<f64>,
+    /// A first-stage adjoint waiting to be merged ([`Self::step`]): its
+    /// vector, stage input, and stage time (`None`: nothing waits).
+    pending_v: Vec<f64>,
+    pending_at: Vec<f64>,
+    pending: Option<f64>,
     work: VjpWork<f64>,
     f_evals: usize,
 }
@@ -420,6 +428,10 @@ impl ErkBackprop {
             kbar: vec![0.0; slots * n],
             ybar: vec![0.0; n],
             vp: vec![0.0; np],
+            gsum: vec![0.0; n],
+            pending_v: vec![0.0; n],
+            pending_at: vec![0.0; n],
+            pending: None,
             work: VjpWork::new(n, np),
             f_evals: 0,
         }
@@ -440,6 +452,13 @@ impl ErkBackprop {
     /// `pbar`. `interps` lists saved points inside the step as `(θ, index)`
     /// with their loss gradients in `dl_du`. Returns the adjoints of the
     /// step's start time and size when `track_time`.
+    ///
+    /// With a first-same-as-last method, the step's first stage is
+    /// evaluated where the step before it ended, at the point of that
+    /// step's last stage: its product is left pending and taken together
+    /// with that stage's (one VJP where there were two). Until then `ubar`
+    /// lacks its share; [`flush`](Self::flush) completes it after the last
+    /// step pulled back.
     #[allow(clippy::too_many_arguments)]
     fn step<F: OdeFunction>(
         &mut self,
@@ -495,20 +514,16 @@ impl ErkBackprop {
             }
         }
         let k_all: &[f64] = recorded.unwrap_or(&self.k);
-        // Seed the stage adjoints from the end state and the saved points.
+        // The merged form needs the last stage to be the only one seeded
+        // through b after the others (FSAL: its row is b, its weight 0)
+        // and no extra dense-output stages after it.
+        let merge = tab.fsal && !track_time && slots == tab.stages();
+        let last = tab.stages() - 1;
         let mut time = StepTimeBar { t: 0.0, dt: 0.0 };
         self.kbar[..slots * n].fill(0.0);
-        for (i, &b) in tab.b.iter().enumerate() {
-            if b != 0.0 {
-                let kb = &mut self.kbar[i * n..(i + 1) * n];
-                kb.iter_mut()
-                    .zip(&*ubar)
-                    .for_each(|(x, g)| *x += dt * b * g);
-                if track_time {
-                    time.dt += dot(ubar, &k_all[i * n..(i + 1) * n]) * b;
-                }
-            }
-        }
+        // The saved points inside the step: their gradients go to the
+        // stages through the interpolant, and to the start state directly.
+        self.gsum.fill(0.0);
         for &(theta, idx) in interps {
             let g = &dl_du[idx * n..(idx + 1) * n];
             for (i, c) in tab.dense.b_theta[..slots].iter().enumerate() {
@@ -524,53 +539,53 @@ impl ErkBackprop {
                     time.t -= gk * dw;
                 }
             }
-            ubar.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+            self.gsum.iter_mut().zip(g).for_each(|(a, b)| *a += b);
         }
-        // Back through the stages, latest first.
-        for i in (0..slots).rev() {
-            let kb = &self.kbar[i * n..(i + 1) * n];
-            if kb.iter().all(|&x| x == 0.0) {
+        let tc_last = t + tab.c[last] * dt;
+        let y_last = &self.y[last * n..(last + 1) * n];
+        let merges_pending =
+            merge && self.pending.is_some_and(|tp| tp == tc_last) && self.pending_at == y_last;
+        if !merges_pending {
+            self.flush(f, p, ubar, pbar);
+        }
+        if merge {
+            // The last stage, with the next step's first when it waits:
+            // y_last is u_new, so its adjoint joins ubar before ubar seeds
+            // the stages through b (= the last stage's row).
+            let v = &mut self.kbar[last * n..(last + 1) * n];
+            if merges_pending {
+                v.iter_mut().zip(&self.pending_v).for_each(|(a, b)| *a += b);
+                self.pending = None;
+            }
+            if v.iter().any(|&x| x != 0.0) {
+                self.pull_stage(f, p, last, t, dt, tapes, false);
+                pbar.iter_mut().zip(&self.vp).for_each(|(a, b)| *a += b);
+                ubar.iter_mut().zip(&self.ybar).for_each(|(a, b)| *a += b);
+            }
+        }
+        // Seed the stage adjoints from the end state.
+        for (i, &b) in tab.b.iter().enumerate() {
+            if b != 0.0 {
+                let kb = &mut self.kbar[i * n..(i + 1) * n];
+                kb.iter_mut()
+                    .zip(&*ubar)
+                    .for_each(|(x, g)| *x += dt * b * g);
+                if track_time {
+                    let ki = &recorded.unwrap_or(&self.k)[i * n..(i + 1) * n];
+                    time.dt += dot(ubar, ki) * b;
+                }
+            }
+        }
+        ubar.iter_mut().zip(&self.gsum).for_each(|(a, b)| *a += b);
+        // Back through the stages, latest first (the last one done above,
+        // the first left pending, when merging).
+        let (high, low) = if merge { (last, 1) } else { (slots, 0) };
+        for i in (low..high).rev() {
+            if self.kbar[i * n..(i + 1) * n].iter().all(|&x| x == 0.0) {
                 continue;
             }
             let (row, c) = self.row(i);
-            let yi = &self.y[i * n..(i + 1) * n];
-            let mut vt = 0.0;
-            let tc = t + c * dt;
-            // The forward solve's record of this stage, if it kept one.
-            let tape = tapes
-                .filter(|_| i < tab.stages())
-                .map(|all| {
-                    let len = all.len() / tab.stages();
-                    &all[i * len..(i + 1) * len]
-                })
-                .filter(|tape| !tape.is_empty());
-            let taped = tape.is_some_and(|tape| {
-                f.vjp_taped(
-                    kb,
-                    yi,
-                    p,
-                    tc,
-                    tape,
-                    &mut self.ybar,
-                    &mut self.vp,
-                    track_time.then_some(&mut vt),
-                )
-            });
-            if taped {
-                self.work.count += 1;
-            } else {
-                vjp(
-                    f,
-                    kb,
-                    yi,
-                    p,
-                    tc,
-                    &mut self.ybar,
-                    &mut self.vp,
-                    track_time.then_some(&mut vt),
-                    &mut self.work,
-                );
-            }
+            let vt = self.pull_stage(f, p, i, t, dt, tapes, track_time);
             pbar.iter_mut().zip(&self.vp).for_each(|(a, b)| *a += b);
             ubar.iter_mut().zip(&self.ybar).for_each(|(a, b)| *a += b);
             for (j, &a) in row.iter().enumerate() {
@@ -583,6 +598,7 @@ impl ErkBackprop {
             }
             if track_time {
                 // y_i - u = dt Σ a_ij k_j, so ∂y_i/∂dt = (y_i - u) / dt.
+                let yi = &self.y[i * n..(i + 1) * n];
                 let dy: f64 = self
                     .ybar
                     .iter()
@@ -593,7 +609,95 @@ impl ErkBackprop {
                 time.dt += c * vt + dy / dt;
             }
         }
+        if merge {
+            // The first stage (row empty, at u and t) waits for the step
+            // before this one.
+            self.pending_v.copy_from_slice(&self.kbar[..n]);
+            self.pending_at.copy_from_slice(&self.y[..n]);
+            self.pending = Some(t + tab.c[0] * dt);
+        }
         time
+    }
+
+    /// `ybar = vᵀ ∂f/∂y` and `vp = vᵀ ∂f/∂p` at stage `i`, `v` its stage
+    /// adjoint; returns `vᵀ ∂f/∂t` when `track_time`.
+    #[allow(clippy::too_many_arguments)]
+    fn pull_stage<F: OdeFunction>(
+        &mut self,
+        f: &F,
+        p: &[f64],
+        i: usize,
+        t: f64,
+        dt: f64,
+        tapes: Option<&[f64]>,
+        track_time: bool,
+    ) -> f64 {
+        let (n, tab) = (self.n, self.tab);
+        let (_, c) = self.row(i);
+        let v = &self.kbar[i * n..(i + 1) * n];
+        let yi = &self.y[i * n..(i + 1) * n];
+        let mut vt = 0.0;
+        let tc = t + c * dt;
+        // The forward solve's record of this stage, if it kept one.
+        let tape = tapes
+            .filter(|_| i < tab.stages())
+            .map(|all| {
+                let len = all.len() / tab.stages();
+                &all[i * len..(i + 1) * len]
+            })
+            .filter(|tape| !tape.is_empty());
+        let taped = tape.is_some_and(|tape| {
+            f.vjp_taped(
+                v,
+                yi,
+                p,
+                tc,
+                tape,
+                &mut self.ybar,
+                &mut self.vp,
+                track_time.then_some(&mut vt),
+            )
+        });
+        if taped {
+            self.work.count += 1;
+        } else {
+            vjp(
+                f,
+                v,
+                yi,
+                p,
+                tc,
+                &mut self.ybar,
+                &mut self.vp,
+                track_time.then_some(&mut vt),
+                &mut self.work,
+            );
+        }
+        vt
+    }
+
+    /// Pulls back a first-stage adjoint left pending by the step after
+    /// (the first step's, at the end of the backward pass).
+    fn flush<F: OdeFunction>(&mut self, f: &F, p: &[f64], ubar: &mut [f64], pbar: &mut [f64]) {
+        let Some(tc) = self.pending.take() else {
+            return;
+        };
+        if self.pending_v.iter().all(|&x| x == 0.0) {
+            return;
+        }
+        vjp(
+            f,
+            &self.pending_v,
+            &self.pending_at,
+            p,
+            tc,
+            &mut self.ybar,
+            &mut self.vp,
+            None,
+            &mut self.work,
+        );
+        pbar.iter_mut().zip(&self.vp).for_each(|(a, b)| *a += b);
+        ubar.iter_mut().zip(&self.ybar).for_each(|(a, b)| *a += b);
     }
 }
 
