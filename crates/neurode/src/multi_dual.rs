@@ -69,65 +69,71 @@ impl<const N: usize> MultiDual<N> {
         }
         Self { re: value, eps }
     }
-}
 
-impl<const N: usize> Add for MultiDual<N> {
-    type Output = Self;
+    /// Value `re`, and `f(a, b)` for each direction's derivatives.
     #[inline(always)]
-    fn add(mut self, rhs: Self) -> Self {
-        self += rhs;
-        self
+    fn lanewise(self, rhs: Self, re: f64, f: impl Fn(f64, f64) -> f64) -> Self {
+        let mut eps = [0.0; N];
+        for ((e, a), b) in eps.iter_mut().zip(self.eps).zip(rhs.eps) {
+            *e = f(a, b);
+        }
+        Self { re, eps }
     }
 }
 
-impl<const N: usize> AddAssign for MultiDual<N> {
-    #[inline(always)]
-    fn add_assign(&mut self, rhs: Self) {
-        self.re += rhs.re;
-        for (a, b) in self.eps.iter_mut().zip(rhs.eps) {
-            *a += b;
+/// `x op= y` as `x = x op y`, for both dual types.
+macro_rules! assign_ops {
+    ($ty:ty, $($gen:tt)*) => {
+        impl<$($gen)*> AddAssign for $ty {
+            #[inline(always)]
+            fn add_assign(&mut self, rhs: Self) {
+                *self = *self + rhs;
+            }
         }
+        impl<$($gen)*> SubAssign for $ty {
+            #[inline(always)]
+            fn sub_assign(&mut self, rhs: Self) {
+                *self = *self - rhs;
+            }
+        }
+        impl<$($gen)*> MulAssign for $ty {
+            #[inline(always)]
+            fn mul_assign(&mut self, rhs: Self) {
+                *self = *self * rhs;
+            }
+        }
+        impl<$($gen)*> DivAssign for $ty {
+            #[inline(always)]
+            fn div_assign(&mut self, rhs: Self) {
+                *self = *self / rhs;
+            }
+        }
+    };
+}
+impl<const N: usize> Add for MultiDual<N> {
+    type Output = Self;
+    #[inline(always)]
+    fn add(self, rhs: Self) -> Self {
+        self.lanewise(rhs, self.re + rhs.re, |a, b| a + b)
     }
 }
 
 impl<const N: usize> Sub for MultiDual<N> {
     type Output = Self;
     #[inline(always)]
-    fn sub(mut self, rhs: Self) -> Self {
-        self -= rhs;
-        self
-    }
-}
-
-impl<const N: usize> SubAssign for MultiDual<N> {
-    #[inline(always)]
-    fn sub_assign(&mut self, rhs: Self) {
-        self.re -= rhs.re;
-        for (a, b) in self.eps.iter_mut().zip(rhs.eps) {
-            *a -= b;
-        }
+    fn sub(self, rhs: Self) -> Self {
+        self.lanewise(rhs, self.re - rhs.re, |a, b| a - b)
     }
 }
 
 impl<const N: usize> Mul for MultiDual<N> {
     type Output = Self;
+    /// The product rule: `(x + a ε)(y + b ε) = xy + (a y + x b) ε`.
+    #[allow(clippy::suspicious_arithmetic_impl)]
     #[inline(always)]
     fn mul(self, rhs: Self) -> Self {
-        let mut eps = [0.0; N];
-        for ((e, a), b) in eps.iter_mut().zip(self.eps).zip(rhs.eps) {
-            *e = a * rhs.re + self.re * b;
-        }
-        Self {
-            re: self.re * rhs.re,
-            eps,
-        }
-    }
-}
-
-impl<const N: usize> MulAssign for MultiDual<N> {
-    #[inline(always)]
-    fn mul_assign(&mut self, rhs: Self) {
-        *self = *self * rhs;
+        let (x, y) = (self.re, rhs.re);
+        self.lanewise(rhs, x * y, |a, b| a * y + x * b)
     }
 }
 
@@ -139,20 +145,11 @@ impl<const N: usize> Div for MultiDual<N> {
     fn div(self, rhs: Self) -> Self {
         let re = self.re / rhs.re;
         let inv = 1.0 / rhs.re;
-        let mut eps = [0.0; N];
-        for ((e, a), b) in eps.iter_mut().zip(self.eps).zip(rhs.eps) {
-            *e = (a - re * b) * inv;
-        }
-        Self { re, eps }
+        self.lanewise(rhs, re, |a, b| (a - re * b) * inv)
     }
 }
 
-impl<const N: usize> DivAssign for MultiDual<N> {
-    #[inline(always)]
-    fn div_assign(&mut self, rhs: Self) {
-        *self = *self / rhs;
-    }
-}
+assign_ops!(MultiDual<N>, const N: usize);
 
 impl<const N: usize> Neg for MultiDual<N> {
     type Output = Self;
@@ -259,34 +256,6 @@ impl<T: Scalar> Neg for Tangent<T> {
     }
 }
 
-macro_rules! assign_ops {
-    ($ty:ty, $($gen:tt)*) => {
-        impl<$($gen)*> AddAssign for $ty {
-            #[inline(always)]
-            fn add_assign(&mut self, rhs: Self) {
-                *self = *self + rhs;
-            }
-        }
-        impl<$($gen)*> SubAssign for $ty {
-            #[inline(always)]
-            fn sub_assign(&mut self, rhs: Self) {
-                *self = *self - rhs;
-            }
-        }
-        impl<$($gen)*> MulAssign for $ty {
-            #[inline(always)]
-            fn mul_assign(&mut self, rhs: Self) {
-                *self = *self * rhs;
-            }
-        }
-        impl<$($gen)*> DivAssign for $ty {
-            #[inline(always)]
-            fn div_assign(&mut self, rhs: Self) {
-                *self = *self / rhs;
-            }
-        }
-    };
-}
 assign_ops!(Tangent<T>, T: Scalar);
 
 /// Compares values only.
