@@ -41,6 +41,7 @@ pub mod multi_dual;
 pub mod nn;
 pub mod optim;
 pub mod params_io;
+pub mod path_lanes;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod prelude;

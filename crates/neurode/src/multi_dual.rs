@@ -81,7 +81,7 @@ impl<const N: usize> MultiDual<N> {
     }
 }
 
-/// `x op= y` as `x = x op y`, for both dual types.
+/// `x op= y` as `x = x op y`, for the number types of this crate.
 macro_rules! assign_ops {
     ($ty:ty, $($gen:tt)*) => {
         impl<$($gen)*> AddAssign for $ty {
@@ -110,6 +110,7 @@ macro_rules! assign_ops {
         }
     };
 }
+pub(crate) use assign_ops;
 impl<const N: usize> Add for MultiDual<N> {
     type Output = Self;
     #[inline(always)]
