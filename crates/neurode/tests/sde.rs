@@ -812,3 +812,101 @@ fn the_stochastic_adjoint_converges_to_the_gradient_along_its_tree() {
         }
     }
 }
+
+/// `du = u² dt + σ dW`: blows up in finite time on some paths only.
+#[derive(Clone)]
+struct Explosive;
+impl SdeFunction for Explosive {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], _p: &[T], _t: T) {
+        du[0] = u[0] * u[0];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], _u: &[T], p: &[T], _t: T) {
+        g[0] = p[0];
+    }
+}
+
+/// Path `i` of a fixed-step ensemble against the solve of seed `seed + i`
+/// on its own, bit for bit; returns (successes, failures).
+fn ensemble_against_solo<F: SdeFunction + Sync, M: SdeMethod + Send + Sync>(
+    prob: &SdeProblem<F>,
+    method: M,
+    opts: &SolveOptions,
+    paths: usize,
+) -> (usize, usize) {
+    let eopts = EnsembleOptions {
+        trajectories: paths,
+        seed: 5,
+    };
+    let ens = prob.ensemble(method, opts, eopts).unwrap();
+    let alone: Vec<_> = (0..paths as u64)
+        .map(|i| prob.solve(method, opts, 5 + i).unwrap())
+        .collect();
+    let good: Vec<_> = alone.iter().filter(|s| s.is_success()).collect();
+    assert_eq!((ens.paths(), ens.failed), (good.len(), paths - good.len()));
+    assert_eq!(ens.t, good[0].t);
+    for (path, sol) in good.iter().enumerate() {
+        for k in 0..ens.t.len() {
+            for j in 0..sol.num_states() {
+                assert_eq!(
+                    ens.values(k, j)[path],
+                    sol.u(k)[j],
+                    "{} path {path}",
+                    M::NAME
+                );
+            }
+        }
+    }
+    (ens.paths(), ens.failed)
+}
+
+/// Damped where `u > 1`: paths take different branches.
+#[derive(Clone)]
+struct Branching;
+impl SdeFunction for Branching {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], _p: &[T], _t: T) {
+        du[0] = if u[0] > T::one() { -u[0] } else { u[0].sin() };
+        du[1] = u[0] - u[1];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], p: &[T], _t: T) {
+        g[0] = p[0] * u[1].cos();
+        g[1] = p[0] * u[1];
+    }
+}
+
+#[test]
+fn a_fixed_step_ensemble_is_each_path_solved_alone() {
+    // 37 paths: two full lockstep blocks and a short one.
+    let opts = SolveOptions::default().fixed_dt(0.01).saveat_step(0.5);
+    let smooth = SdeProblem::new(Gbm, vec![1.0], (0.0, 2.0), vec![MU, SIGMA]).unwrap();
+    assert_eq!(
+        ensemble_against_solo(&smooth, EulerMaruyama, &opts, 37),
+        (37, 0)
+    );
+    assert_eq!(ensemble_against_solo(&smooth, Milstein, &opts, 37), (37, 0));
+    assert_eq!(ensemble_against_solo(&smooth, Sriw1, &opts, 37), (37, 0));
+    // Lanes that branch apart are solved one path at a time.
+    let branching = SdeProblem::new(Branching, vec![0.5, 0.0], (0.0, 3.0), vec![0.8]).unwrap();
+    assert_eq!(
+        ensemble_against_solo(&branching, EulerHeun, &opts, 37),
+        (37, 0)
+    );
+    // Some paths explode: they are left out, the others kept.
+    let prob = SdeProblem::new(Explosive, vec![0.3], (0.0, 3.0), vec![1.0]).unwrap();
+    let (good, failed) = ensemble_against_solo(&prob, EulerMaruyama, &opts, 19);
+    assert!(good > 0 && failed > 0, "{good} {failed}");
+    for i in 0..19 {
+        let sol = prob.solve(EulerMaruyama, &opts, 5 + i).unwrap();
+        if !sol.is_success() {
+            assert_eq!(sol.retcode, ReturnCode::Unstable);
+            assert!(sol.u_end().iter().all(|x| x.is_finite()));
+        }
+    }
+    // No path at all still checks the options.
+    let none = EnsembleOptions {
+        trajectories: 0,
+        seed: 5,
+    };
+    assert!(prob.ensemble(EulerMaruyama, &opts, none).unwrap().paths() == 0);
+    let bad = SolveOptions::default().fixed_dt(-0.01);
+    assert!(prob.ensemble(EulerMaruyama, &bad, none).is_err());
+}

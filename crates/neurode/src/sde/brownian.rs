@@ -32,6 +32,9 @@ pub(crate) fn i10_from(h: f64, dw: f64, dz: f64) -> f64 {
 pub struct BrownianPath {
     dim: usize,
     rng: Xoshiro256PlusPlus,
+    /// The last step size and its square root (fixed steps repeat it, and a
+    /// square root's latency would sit on every step's path).
+    h_sqrt: (f64, f64),
 }
 
 impl BrownianPath {
@@ -40,7 +43,24 @@ impl BrownianPath {
         Self {
             dim,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            h_sqrt: (0.0, 0.0),
         }
+    }
+
+    /// `√|h|`, remembered for the next step of the same size.
+    #[inline(always)]
+    pub(crate) fn sqrt_step(&mut self, h: f64) -> f64 {
+        if h != self.h_sqrt.0 {
+            self.h_sqrt = (h, h.abs().sqrt());
+        }
+        self.h_sqrt.1
+    }
+
+    /// The next increment over a step of size `s²`: `s·z`, `z ~ N(0, 1)`.
+    #[inline(always)]
+    pub(crate) fn next_scaled(&mut self, s: f64) -> f64 {
+        let z: f64 = StandardNormal.sample(&mut self.rng);
+        s * z
     }
 }
 
@@ -50,18 +70,16 @@ impl NoiseSource for BrownianPath {
     }
     #[inline]
     fn increment(&mut self, _t: f64, h: f64, dw: &mut [f64]) {
-        let s = h.abs().sqrt();
+        let s = self.sqrt_step(h);
         for w in dw.iter_mut() {
-            let z: f64 = StandardNormal.sample(&mut self.rng);
-            *w = s * z;
+            *w = self.next_scaled(s);
         }
     }
     fn increment_i10(&mut self, t: f64, h: f64, dw: &mut [f64], i10: &mut [f64]) {
         self.increment(t, h, dw);
-        let s = h.abs().sqrt();
+        let s = self.sqrt_step(h);
         for (a, &w) in i10.iter_mut().zip(dw.iter()) {
-            let z: f64 = StandardNormal.sample(&mut self.rng);
-            *a = i10_from(h, w, s * z);
+            *a = i10_from(h, w, self.next_scaled(s));
         }
     }
 }

@@ -2,9 +2,11 @@
 //! statistics over them: mean, standard deviation and quantiles at every
 //! saved time.
 
+use super::lockstep::{BLOCK, LanePaths};
 use super::methods::SdeMethod;
 use super::problem::{SdeFunction, SdeProblem};
 use crate::error::Error;
+use crate::path_lanes::{PathLanes, take_divergence};
 use crate::solve::{SolveOptions, Stepping};
 
 /// How many paths, from which seed.
@@ -104,7 +106,9 @@ impl Ensemble {
 impl<F: SdeFunction + Sync> SdeProblem<F, f64> {
     /// Solves `eopts.trajectories` paths (in parallel with the `parallel`
     /// feature; adaptive steps when `opts` asks for them) and gathers their
-    /// saved states.
+    /// saved states. With fixed steps, sixteen paths at a time share one
+    /// solve in [`PathLanes`] (vector instructions across paths); path `i`
+    /// is still exactly the solve of seed `seed + i` on its own.
     pub fn ensemble<M: SdeMethod + Send + Sync>(
         &self,
         method: M,
@@ -112,15 +116,10 @@ impl<F: SdeFunction + Sync> SdeProblem<F, f64> {
         eopts: EnsembleOptions,
     ) -> Result<Ensemble, Error> {
         self.validate()?;
-        let adaptive = matches!(opts.stepping, Stepping::Adaptive { .. });
-        let one = |i: usize| {
-            let seed = eopts.seed.wrapping_add(i as u64);
-            if adaptive {
-                self.solve_adaptive(method, opts, seed)
-            } else {
-                self.solve(method, opts, seed)
-            }
-        };
+        if !matches!(opts.stepping, Stepping::Adaptive { .. }) {
+            return self.ensemble_lockstep(method, opts, eopts);
+        }
+        let one = |i: usize| self.solve_adaptive(method, opts, eopts.seed.wrapping_add(i as u64));
         // The first path checks the options and fixes the save times.
         let first = one(0)?;
         let t = first.t.clone();
@@ -132,13 +131,91 @@ impl<F: SdeFunction + Sync> SdeProblem<F, f64> {
         let results = run_paths(eopts.trajectories, run);
         Ok(Ensemble::gather(t, n, results))
     }
+
+    /// Fixed steps: blocks of [`BLOCK`] paths solved together in
+    /// [`PathLanes`], the blocks in parallel. Path `i` is bit for bit the
+    /// solve of seed `seed + i` on its own: a block whose lanes branch
+    /// differently, or where a path fails, is solved again one path per
+    /// lane.
+    fn ensemble_lockstep<M: SdeMethod + Send + Sync>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        eopts: EnsembleOptions,
+    ) -> Result<Ensemble, Error> {
+        let block = |b: usize| {
+            let paths = b * BLOCK..((b + 1) * BLOCK).min(eopts.trajectories);
+            let seeds: Vec<u64> = paths.map(|i| eopts.seed.wrapping_add(i as u64)).collect();
+            self.solve_block(method, opts, &seeds)
+        };
+        // The first block checks the options (even when it holds no path).
+        let (mut t, mut results) = block(0)?;
+        let blocks = eopts.trajectories.div_ceil(BLOCK).max(1);
+        for (bt, paths) in run_paths(blocks - 1, |b| block(b + 1).unwrap_or_default()) {
+            if t.is_empty() {
+                t = bt;
+            }
+            results.extend(paths);
+        }
+        Ok(Ensemble::gather(t, self.len(), results))
+    }
 }
 
+impl<F: SdeFunction> SdeProblem<F, f64> {
+    /// The paths of `seeds` (at most [`BLOCK`]) in one solve in
+    /// [`PathLanes`] (spare lanes repeat the last path); one path per lane
+    /// when the lanes branched apart or a path failed (each solved alone).
+    fn solve_block<M: SdeMethod>(
+        &self,
+        method: M,
+        opts: &SolveOptions,
+        seeds: &[u64],
+    ) -> Result<Block, Error> {
+        let m = self.f.noise().processes(self.len());
+        let splat = |v: &[f64]| -> Vec<PathLanes<BLOCK>> {
+            v.iter().map(|&x| PathLanes::splat(x)).collect()
+        };
+        let lanes = SdeProblem {
+            f: &self.f,
+            u0: splat(&self.u0),
+            tspan: (
+                PathLanes::splat(self.tspan.0),
+                PathLanes::splat(self.tspan.1),
+            ),
+            p: splat(&self.p),
+        };
+        // Solved even without paths: the solve checks the options.
+        let last = seeds.last().copied().unwrap_or_default();
+        let noise = LanePaths::new(m, std::array::from_fn(|l| *seeds.get(l).unwrap_or(&last)));
+        take_divergence();
+        let sol = lanes.run_fixed_lanes(method, opts, noise, |_| {})?;
+        if sol.is_success() && !take_divergence() {
+            let t = sol.t.iter().map(|x| x.0[0]).collect();
+            let lane = |l: usize| Some(sol.u_flat().iter().map(|x| x.0[l]).collect());
+            return Ok((t, (0..seeds.len()).map(lane).collect()));
+        }
+        let sols = seeds
+            .iter()
+            .map(|&seed| self.solve(method, opts, seed))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let t = sols.iter().find(|s| s.is_success()).map(|s| s.t.clone());
+        let paths = sols
+            .iter()
+            .map(|s| s.is_success().then(|| s.u_flat().to_vec()))
+            .collect();
+        Ok((t.unwrap_or_default(), paths))
+    }
+}
+
+/// A block's save times (empty when no path succeeded) and each path's
+/// saved states (`None` for a failure).
+type Block = (Vec<f64>, Vec<Option<Vec<f64>>>);
+
 /// `run(i)` for every path, on all cores with the `parallel` feature.
-pub(crate) fn run_paths(
+pub(crate) fn run_paths<R: Send>(
     trajectories: usize,
-    run: impl Fn(usize) -> Option<Vec<f64>> + Sync + Send,
-) -> Vec<Option<Vec<f64>>> {
+    run: impl Fn(usize) -> R + Sync + Send,
+) -> Vec<R> {
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;

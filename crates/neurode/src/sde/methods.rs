@@ -5,7 +5,7 @@ use super::problem::{Noise, SdeFunction, SdeProblem};
 use super::stability_optimized::MAX_STAGES;
 use crate::error::Error;
 use crate::scalar::Scalar;
-use crate::solve::{FixedGrid, ReturnCode, Solution, SolveOptions, Stepping};
+use crate::solve::{Solution, SolveOptions};
 
 /// Working vectors of a step, allocated once per solve.
 pub struct Work<T: Scalar> {
@@ -279,106 +279,5 @@ impl<F: SdeFunction, T: Scalar> SdeProblem<F, T> {
         noise: &mut N,
     ) -> Result<Solution<T>, Error> {
         self.run_fixed(method, opts, noise, |_| {})
-    }
-
-    /// The fixed-step loop, telling `observe` about every step taken (the
-    /// discrete adjoint records them).
-    pub(crate) fn run_fixed<M: SdeMethod, N: NoiseSource>(
-        &self,
-        method: M,
-        opts: &SolveOptions,
-        noise: &mut N,
-        mut observe: impl FnMut(TakenStep<'_, T>),
-    ) -> Result<Solution<T>, Error> {
-        self.validate()?;
-        let (n, shape) = (self.len(), self.f.noise());
-        if !M::supports(shape) {
-            return Err(Error::Unsupported(format!(
-                "{} with {shape:?} noise (use EulerMaruyama or EulerHeun)",
-                M::NAME
-            )));
-        }
-        if noise.dim() != shape.processes(n) {
-            return Err(Error::WrongLength {
-                what: "noise source",
-                got: noise.dim(),
-                expected: shape.processes(n),
-            });
-        }
-        let (t0, t1) = (self.tspan.0.real(), self.tspan.1.real());
-        opts.validate(n, t0, t1)?;
-        let Stepping::Fixed(dt) = opts.stepping else {
-            return Err(Error::NeedsFixedStep { method: M::NAME });
-        };
-        let mut grid = FixedGrid::new(&opts.saveat, t0, t1, dt);
-        let mut sol = Solution::new(n, M::NAME, self.tspan.0);
-        sol.reserve(grid.save_count(t0));
-        let mut work = Work::<T>::new(n, self.p.len(), shape);
-        let mut dw = vec![0.0; shape.processes(n)];
-        let mut i10 = vec![0.0; shape.processes(n)];
-        let mut u = self.u0.clone();
-        let mut u_new = self.u0.clone();
-        let mut t = self.tspan.0;
-        if grid.saves_start(t0) {
-            sol.push(t, &u);
-        }
-        let mut steps = 0;
-        let retcode = loop {
-            let Some(step) = grid.next(t.real()) else {
-                break ReturnCode::Success;
-            };
-            if steps >= opts.maxiters {
-                break ReturnCode::MaxIters;
-            }
-            let h = if step.lands {
-                T::cst(step.target) - t
-            } else {
-                T::cst(step.h)
-            };
-            if M::NEEDS_I10 {
-                noise.increment_i10(t.real(), h.real(), &mut dw, &mut i10);
-                for (d, &x) in work.i10.iter_mut().zip(&i10) {
-                    *d = T::cst(x);
-                }
-            } else {
-                noise.increment(t.real(), h.real(), &mut dw);
-            }
-            for (d, &x) in work.dw.iter_mut().zip(&dw) {
-                *d = T::cst(x);
-            }
-            method.step(&self.f, &self.p, t, h, &u, &mut u_new, &mut work);
-            steps += 1;
-            if !u_new.iter().all(|x| x.is_finite()) {
-                break ReturnCode::Unstable;
-            }
-            std::mem::swap(&mut u, &mut u_new);
-            let t_start = t;
-            t = if step.lands {
-                T::cst(step.target)
-            } else {
-                t + h
-            };
-            let (save, done) = grid.after(&step);
-            observe(TakenStep {
-                t: t_start,
-                h,
-                dw: &dw,
-                i10: &i10,
-                u_new: &u,
-                saved: save,
-            });
-            if save {
-                sol.push(t, &u);
-            }
-            if done {
-                break ReturnCode::Success;
-            }
-        };
-        sol.retcode = retcode;
-        sol.stats.accepted = steps;
-        sol.stats.f_evals = work.drift_evals;
-        sol.reached = (self.tspan.0, t);
-        sol.end = u;
-        Ok(sol)
     }
 }

@@ -3,7 +3,8 @@
 //! fixed-step Euler–Maruyama, Euler–Heun (Stratonovich) and Milstein, the
 //! strong order-1.5 SRIW1, SRA1 and the stability-optimised SOSRI and SOSRA
 //! (fixed or adaptive, with rejection sampling with memory), and ensembles
-//! of paths with summary statistics.
+//! of paths with summary statistics (fixed-step paths solved sixteen at a
+//! time in [`PathLanes`](crate::path_lanes::PathLanes)).
 //!
 //! Drift and diffusion are written once for every scalar type, so a solve
 //! with a fixed noise path differentiates by forward mode like an ODE solve
@@ -14,6 +15,7 @@ mod backsolve;
 mod brownian;
 mod ensemble;
 mod gradient;
+mod lockstep;
 mod methods;
 mod problem;
 mod sri;

@@ -111,6 +111,50 @@ pub trait SdeFunction {
     }
 }
 
+/// A borrowed drift and diffusion are the same drift and diffusion (an
+/// ensemble solves its paths in another number type without copying them).
+impl<F: SdeFunction> SdeFunction for &F {
+    #[inline(always)]
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        (**self).drift(du, u, p, t)
+    }
+    #[inline(always)]
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], p: &[T], t: T) {
+        (**self).diffusion(g, u, p, t)
+    }
+    fn noise(&self) -> Noise {
+        (**self).noise()
+    }
+    fn drift_vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+    ) -> bool {
+        (**self).drift_vjp(v, u, p, t, vu, vp)
+    }
+    fn diffusion_vjp<T: Scalar>(
+        &self,
+        v: &[T],
+        u: &[T],
+        p: &[T],
+        t: T,
+        vu: &mut [T],
+        vp: &mut [T],
+    ) -> bool {
+        (**self).diffusion_vjp(v, u, p, t, vu, vp)
+    }
+    fn num_states(&self) -> Option<usize> {
+        (**self).num_states()
+    }
+    fn num_params(&self) -> Option<usize> {
+        (**self).num_params()
+    }
+}
+
 /// An SDE initial-value problem.
 #[derive(Clone, Debug)]
 pub struct SdeProblem<F, T = f64> {
