@@ -408,6 +408,7 @@ struct ErkBackprop {
 }
 
 /// `b(θ) = Σ_k c_k θ^(k+1)` and its derivative.
+#[inline]
 fn poly(c: &DensePoly, theta: f64) -> (f64, f64) {
     let (mut v, mut d) = (0.0, 0.0);
     for (k, &ck) in c.iter().enumerate().rev() {
@@ -492,14 +493,12 @@ impl ErkBackprop {
             let (done, rest) = self.k.split_at_mut(i * n);
             let done: &[f64] = recorded.unwrap_or(done);
             let yi = &mut self.y[i * n..(i + 1) * n];
-            for (m, y) in yi.iter_mut().enumerate() {
-                let mut acc = u[m];
-                for (j, &a) in row.iter().enumerate() {
-                    if a != 0.0 {
-                        acc += dt * a * done[j * n + m];
-                    }
+            yi.copy_from_slice(u);
+            for (&a, kj) in row.iter().zip(done.chunks_exact(n)) {
+                if a != 0.0 {
+                    let w = dt * a;
+                    yi.iter_mut().zip(kj).for_each(|(y, &k)| *y += w * k);
                 }
-                *y = acc;
             }
             if recorded.is_none() {
                 match stages {

@@ -159,14 +159,21 @@ fn vjp_lanes<F: OdeFunction>(
         f.rhs(&mut w.du, &w.u, &w.p, t_l);
         let mut acc = [0.0; LANES];
         pull(v, &w.du, &mut acc);
-        for (d, &a) in (first..directions).zip(&acc) {
-            if d < n {
-                vu[d] = a;
-            } else if d < n + np {
-                vp[d - n] = a;
-            } else if let Some(vt) = vt.as_deref_mut() {
-                *vt = a;
-            }
+        // This pass's lanes, as runs of whole slices (element-by-element
+        // stores read back as vectors stall the loads that follow).
+        let end = (first + LANES).min(directions);
+        let (lo, hi) = (first.min(n), end.min(n));
+        if lo < hi {
+            vu[lo..hi].copy_from_slice(&acc[lo - first..hi - first]);
+        }
+        let (lo, hi) = (first.clamp(n, n + np), end.clamp(n, n + np));
+        if lo < hi {
+            vp[lo - n..hi - n].copy_from_slice(&acc[lo - first..hi - first]);
+        }
+        if let Some(vt) = vt.as_deref_mut()
+            && (first..end).contains(&(n + np))
+        {
+            *vt = acc[n + np - first];
         }
     }
     if directions <= LANES {
