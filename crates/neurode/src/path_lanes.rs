@@ -4,8 +4,9 @@
 //! Paths of a fixed-step SDE ensemble share the time grid, so a solve in
 //! `PathLanes<K>` advances `K` of them with vector instructions: the drift
 //! and diffusion, written once for every [`Scalar`], run on `K` states at
-//! once. Each lane performs exactly the `f64` operations of its own solve,
-//! so results agree bit for bit.
+//! once. Each lane performs exactly the `f64` operations of its own solve
+//! (elementary functions, `tanh` slices and matrix products go through
+//! `f64`'s own kernels, lane by lane), so results agree bit for bit.
 //!
 //! A right-hand side may branch on its values (`if u[0] < 0.0 …`), and
 //! lanes can disagree. A comparison, or a [`real`](Scalar::real) read, that
@@ -20,16 +21,20 @@
 //! assert_eq!((x.sqrt() + PathLanes::splat(1.0)).0, [2.0, 3.0, 4.0, 5.0]);
 //! ```
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::fmt;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+use crate::linalg::Layout;
 use crate::multi_dual::{Tangent, assign_ops};
 use crate::scalar::Scalar;
 
 thread_local! {
     static DIVERGED: Cell<bool> = const { Cell::new(false) };
+    /// One lane's operands and result of a matrix product, reused.
+    static GEMM_LANES: RefCell<(Vec<f64>, Vec<f64>, Vec<f64>)> =
+        const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// Whether lanes answered a comparison or a `real` read differently on
@@ -149,6 +154,44 @@ impl<const K: usize> Scalar for PathLanes<K> {
     fn scaled(self, c: f64) -> Self {
         self.map(|x| x * c)
     }
+    /// Lane by lane through `f64`'s own matrix kernel on the same layouts,
+    /// so the products sum in the order of a plain solve.
+    fn gemm(
+        dst: &mut [Self],
+        d: Layout,
+        lhs: &[Self],
+        l: Layout,
+        rhs: &[Self],
+        r: Layout,
+        accumulate: bool,
+    ) -> bool {
+        GEMM_LANES.with(|buffers| {
+            let (a, b, c) = &mut *buffers.borrow_mut();
+            for lane in 0..K {
+                let gather = |to: &mut Vec<f64>, from: &[Self]| {
+                    to.clear();
+                    to.extend(from.iter().map(|x| x.0[lane]));
+                };
+                gather(a, lhs);
+                gather(b, rhs);
+                gather(c, dst);
+                if !<f64 as Scalar>::gemm(c, d, a, l, b, r, accumulate) {
+                    return false; // no kernel: the plain loops, as for f64
+                }
+                for (x, &y) in dst.iter_mut().zip(c.iter()) {
+                    x.0[lane] = y;
+                }
+            }
+            true
+        })
+    }
+    /// Through `f64`'s own slice kernel, lane array by lane array: a
+    /// network's activations then round exactly as in a plain solve.
+    fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            <f64 as Scalar>::tanh_slice(&s.0, &mut d.0);
+        }
+    }
     #[inline(always)]
     fn is_finite(self) -> bool {
         // Without short-circuits: one vector test instead of a branch per lane.
@@ -231,6 +274,35 @@ mod tests {
         let d = <PathLanes<4> as Scalar>::dual(lanes(), PathLanes::splat(1.0));
         let _ = d < Tangent::cst(0.0);
         assert!(take_divergence());
+    }
+
+    #[test]
+    fn matrix_products_are_each_lanes_f64_product() {
+        use crate::linalg::matmul;
+        let (m, k, n) = (17, 33, 9);
+        let value = |i: usize, l: usize| ((i * 7 + l * 13) % 23) as f64 / 7.0 - 1.3;
+        let a: Vec<PathLanes<4>> = (0..m * k)
+            .map(|i| PathLanes(std::array::from_fn(|l| value(i, l))))
+            .collect();
+        let b: Vec<PathLanes<4>> = (0..k * n)
+            .map(|i| PathLanes(std::array::from_fn(|l| value(i + 5, l).sin())))
+            .collect();
+        let (dl, ll, rl) = (
+            Layout::col_major(m, n),
+            Layout::row_major(m, k),
+            Layout::col_major(k, n),
+        );
+        let mut c = vec![PathLanes::splat(0.5); m * n];
+        matmul(&mut c, dl, &a, ll, &b, rl, true);
+        for l in 0..4 {
+            let al: Vec<f64> = a.iter().map(|x| x.0[l]).collect();
+            let bl: Vec<f64> = b.iter().map(|x| x.0[l]).collect();
+            let mut cl = vec![0.5; m * n];
+            matmul(&mut cl, dl, &al, ll, &bl, rl, true);
+            for (x, y) in c.iter().zip(&cl) {
+                assert_eq!(x.0[l].to_bits(), y.to_bits());
+            }
+        }
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! motion against its exact solution, reproducibility, noise shapes,
 //! ensembles against analytic moments, and derivatives with the noise fixed.
 
+use neurode::nn::{Activation::Identity, Activation::Tanh, Chain, Layer, NnRng};
 use neurode::num_dual::Dual64;
 use neurode::prelude::*;
 use neurode::sde::{
     BrownianGrid, EnsembleOptions, EulerHeun, EulerMaruyama, Milstein, Noise, NoiseSource,
     SdeFunction, SdeMethod, SdeProblem, Sosra, Sosri, Sra1, Sriw1,
 };
+use rand::SeedableRng;
 
 /// `du = μ u dt + σ u dW`.
 #[derive(Clone)]
@@ -859,6 +861,18 @@ fn ensemble_against_solo<F: SdeFunction + Sync, M: SdeMethod + Send + Sync>(
     (ens.paths(), ens.failed)
 }
 
+/// `du = NN(u) dt + 0.1 u dW`.
+struct NetDrift(Chain);
+impl SdeFunction for NetDrift {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        let mut tape = vec![T::zero(); self.0.tape_len()];
+        self.0.forward(p, u, du, &mut tape);
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], _p: &[T], _t: T) {
+        g.iter_mut().zip(u).for_each(|(g, &x)| *g = x.scaled(0.1));
+    }
+}
+
 /// Damped where `u > 1`: paths take different branches.
 #[derive(Clone)]
 struct Branching;
@@ -884,6 +898,15 @@ fn a_fixed_step_ensemble_is_each_path_solved_alone() {
     );
     assert_eq!(ensemble_against_solo(&smooth, Milstein, &opts, 37), (37, 0));
     assert_eq!(ensemble_against_solo(&smooth, Sriw1, &opts, 37), (37, 0));
+    // A network drift: its activations round as in a plain solve.
+    let mut rng = NnRng::seed_from_u64(3);
+    let net = Chain::new(2).dense(32, Tanh).dense(2, Identity);
+    let p: Vec<f64> = net.init_params(&mut rng).iter().map(|w| 3.0 * w).collect();
+    let neural = SdeProblem::new(NetDrift(net), vec![2.0, -1.5], (0.0, 2.0), p).unwrap();
+    assert_eq!(
+        ensemble_against_solo(&neural, EulerMaruyama, &opts, 32),
+        (32, 0)
+    );
     // Lanes that branch apart are solved one path at a time.
     let branching = SdeProblem::new(Branching, vec![0.5, 0.0], (0.0, 3.0), vec![0.8]).unwrap();
     assert_eq!(
