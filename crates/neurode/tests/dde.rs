@@ -277,6 +277,38 @@ impl DdeFunction for Moving {
     }
 }
 
+/// `u' = −p0 u(t − 1) + p1 u(t − 0.7) + p2 u`, history `p3 + 0.2 cos t`,
+/// with its own parameter products (so the discrete adjoint leaves `p` to
+/// them and pulls the history's dependence on `p` back separately).
+#[derive(Clone)]
+struct OwnProducts;
+impl DdeFunction for OwnProducts {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], h: &dyn History<T>, p: &[T], t: T) {
+        let (mut a, mut b) = ([T::zero()], [T::zero()]);
+        h.at(t - T::one(), &mut a);
+        h.at(t - T::cst(0.7), &mut b);
+        du[0] = -p[0] * a[0] + p[1] * b[0] + p[2] * u[0];
+    }
+    fn history<T: Scalar>(&self, out: &mut [T], p: &[T], t: T) {
+        out[0] = p[3] + t.cos().scaled(0.2);
+    }
+    fn vjp_p(
+        &self,
+        v: &[f64],
+        u: &[f64],
+        h: &dyn History<f64>,
+        _p: &[f64],
+        t: f64,
+        vp: &mut [f64],
+    ) -> bool {
+        let (mut a, mut b) = ([0.0], [0.0]);
+        h.at(t - 1.0, &mut a);
+        h.at(t - 0.7, &mut b);
+        vp.copy_from_slice(&[-v[0] * a[0], v[0] * b[0], v[0] * u[0], 0.0]);
+        true
+    }
+}
+
 /// Central differences of `value` at `p`.
 fn central_differences(p: &[f64], h: f64, value: impl Fn(Vec<f64>) -> f64) -> Vec<f64> {
     (0..p.len())
@@ -369,6 +401,50 @@ fn discrete_adjoint_through_the_method_of_steps_is_exact() {
         &adaptive,
         (1e-6, 1e-4),
     );
+    // Right-hand sides with their own parameter products.
+    let own = |p: Vec<f64>| {
+        DdeProblem::new(OwnProducts, vec![1.0], (0.0, 4.0), p, vec![1.0, 0.7]).unwrap()
+    };
+    let p = [0.9, 0.4, -0.3, 0.8];
+    let fixed = SolveOptions::default().fixed_dt(0.05).saveat_step(0.25);
+    check(
+        "own parameter products, BS3, fixed steps",
+        own,
+        &p,
+        Bs3,
+        &fixed,
+        (1e-6, 1e-6),
+    );
+    let adaptive = SolveOptions::default()
+        .tolerances(1e-12, 1e-12)
+        .saveat_step(0.25);
+    check(
+        "own parameter products, DP5, adaptive",
+        own,
+        &p,
+        Dp5,
+        &adaptive,
+        (1e-4, 1e-3),
+    );
+    {
+        use neurode::nn::{Activation::*, Chain, Layer, NeuralDde, NnRng};
+        use rand::SeedableRng;
+        let net = Chain::new(4).dense(8, Tanh).dense(2, Identity);
+        let f = NeuralDde::new(net.clone(), 0.2, vec![1.0, 0.5]).unwrap();
+        let p = net.init_params(&mut NnRng::seed_from_u64(3));
+        let neural = |p: Vec<f64>| {
+            DdeProblem::new(f.clone(), vec![1.0, 0.5], (0.0, 1.0), p, vec![0.2]).unwrap()
+        };
+        let fixed = SolveOptions::default().fixed_dt(0.01).saveat_step(0.1);
+        check(
+            "neural DDE, Tsit5, fixed steps",
+            neural,
+            &p,
+            Tsit5,
+            &fixed,
+            (1e-6, 1e-6),
+        );
+    }
     let moving =
         |p: Vec<f64>| DdeProblem::new(Moving, vec![1.0], (0.0, 4.0), p, vec![1.0, 0.7]).unwrap();
     let p = [0.9, 0.3, 0.4, 0.8];

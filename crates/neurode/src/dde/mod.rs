@@ -86,6 +86,25 @@ pub trait DdeFunction {
     fn dependent_lag_count(&self) -> usize {
         0
     }
+    /// `vᵀ ∂f/∂p` into `vp` (overwritten) at `(u, p, t)`, the delayed values
+    /// read through `h` held fixed, returning true; or false (the default)
+    /// to leave `p` to forward-mode AD. Only for right-hand sides whose
+    /// delay times do not depend on `p`. A network supplies its backward
+    /// pass here, and the discrete adjoint's cost then no longer grows with
+    /// the number of parameters.
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_p(
+        &self,
+        v: &[f64],
+        u: &[f64],
+        h: &dyn History<f64>,
+        p: &[f64],
+        t: f64,
+        vp: &mut [f64],
+    ) -> bool {
+        let _ = (v, u, h, p, t, vp);
+        false
+    }
     /// The state-dependent lags at `(u, t)` into `out`
     /// ([`dependent_lag_count`](Self::dependent_lag_count) numbers), each
     /// no shorter than the smallest constant lag.
@@ -391,8 +410,9 @@ pub enum DdeSensitivity {
     /// seeded in its start state, the parameters and every delayed value it
     /// read, and the adjoint of those values passed back into the dense
     /// output of the steps they came from. The exact gradient of the
-    /// computed solution, at a cost that does not grow with the number of
-    /// parameters beyond the duals' width.
+    /// computed solution. With [`DdeFunction::vjp_p`] (networks have it),
+    /// each evaluation's output is seeded instead of the parameters, and
+    /// the cost no longer grows with their number.
     Discrete,
 }
 

@@ -18,6 +18,8 @@ pub struct NeuralDde<L> {
     history: Vec<f64>,
     tape: Scratch,
     input: Scratch,
+    /// The backward pass's buffers (in `f64`, apart from the replays' duals).
+    backward: Scratch,
 }
 
 impl<L: Layer> NeuralDde<L> {
@@ -38,6 +40,7 @@ impl<L: Layer> NeuralDde<L> {
             history,
             tape: Scratch::default(),
             input: Scratch::default(),
+            backward: Scratch::default(),
         })
     }
 
@@ -62,6 +65,31 @@ impl<L: Layer> DdeFunction for NeuralDde<L> {
                 self.layer.forward(p, input, du, tape)
             });
         });
+    }
+    /// The network's backward pass (the lag does not depend on `p`).
+    fn vjp_p(
+        &self,
+        v: &[f64],
+        u: &[f64],
+        h: &dyn History<f64>,
+        p: &[f64],
+        t: f64,
+        vp: &mut [f64],
+    ) -> bool {
+        let n = u.len();
+        let (k, s) = (self.layer.tape_len(), self.layer.scratch_len());
+        self.backward.with::<f64, _>(5 * n + k + s, |buf| {
+            let (input, rest) = buf.split_at_mut(2 * n);
+            let (xbar, rest) = rest.split_at_mut(2 * n);
+            let (y, rest) = rest.split_at_mut(n);
+            let (tape, scratch) = rest.split_at_mut(k);
+            input[..n].copy_from_slice(u);
+            h.at(t - self.lag, &mut input[n..]);
+            self.layer.forward(p, input, y, tape);
+            vp.fill(0.0);
+            self.layer.backward(p, input, tape, v, xbar, vp, scratch);
+        });
+        true
     }
     fn history<T: Scalar>(&self, out: &mut [T], _p: &[T], _t: T) {
         for (o, &v) in out.iter_mut().zip(&self.history) {
