@@ -15,9 +15,9 @@
 //!
 //! When the right-hand side computes its own parameter products
 //! ([`DdeFunction::vjp_p`], as a network does), the parameters are not
-//! seeded: each evaluation's output is, instead, and the step is first
-//! replayed once unseeded to count its evaluations and reads and record
-//! where each evaluation was made. The output adjoints then go through
+//! seeded: each evaluation's output is, instead (numbered with the reads,
+//! in the order they happen, the same in every pass), and the first pass
+//! records where each evaluation was made. The output adjoints then go through
 //! `vjp_p` one evaluation at a time, and reads of the history function
 //! through its own derivative in the parameters: the number of dual passes
 //! no longer grows with the number of parameters (a 114-parameter neural
@@ -47,6 +47,13 @@ struct StepRef {
     dt: f64,
     /// Where it ended: the next step's start, or its piece's end.
     t_new: f64,
+}
+
+/// What a seeded vector of a replay is: call `c`'s output or read `q`.
+#[derive(Clone, Copy, Debug)]
+enum Seeded {
+    Call(usize),
+    Read(usize),
 }
 
 /// A delayed read made while a step was replayed: from which step's dense
@@ -88,6 +95,10 @@ struct Replay<T> {
     split: bool,
     /// Right-hand side calls so far in this pass.
     calls: Cell<usize>,
+    /// Vectors seeded so far in this pass (reads, and calls when split),
+    /// vector `e` in directions `base + e n ..`; and what each one is.
+    seeded: Cell<usize>,
+    kinds: RefCell<Vec<Seeded>>,
     /// When set, each call's stage input and time are recorded.
     record: Cell<bool>,
     stage_u: RefCell<Vec<f64>>,
@@ -116,6 +127,8 @@ impl<T> Replay<T> {
             seed,
             split,
             calls: Cell::new(0),
+            seeded: Cell::new(0),
+            kinds: RefCell::new(Vec::new()),
             record: Cell::new(false),
             stage_u: RefCell::new(Vec::new()),
             stage_t: RefCell::new(Vec::new()),
@@ -127,6 +140,18 @@ impl<T> Replay<T> {
         self.first.set(first);
         self.count.set(0);
         self.calls.set(0);
+        self.seeded.set(0);
+    }
+
+    /// The first direction of the next seeded vector, `what`.
+    fn next_seeded(&self, what: Seeded, n: usize) -> usize {
+        let e = self.seeded.get();
+        self.seeded.set(e + 1);
+        let mut kinds = self.kinds.borrow_mut();
+        if kinds.len() == e {
+            kinds.push(what);
+        }
+        self.base.get() + e * n
     }
 }
 
@@ -189,9 +214,9 @@ impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
         if log.len() == q {
             log.push(read);
         }
-        let n = out.len();
+        let d0 = r.next_seeded(Seeded::Read(q), out.len());
         for (m, o) in out.iter_mut().enumerate() {
-            *o = (r.seed)(*o, r.base.get() + q * n + m, r.first.get());
+            *o = (r.seed)(*o, d0 + m, r.first.get());
         }
     }
 }
@@ -214,11 +239,14 @@ impl<F: DdeFunction> OdeFunction for ReplayRhs<'_, F> {
                 };
                 self.f.rhs(du, u, &h, p, t);
                 if replay.split {
-                    let (n, c) = (du.len(), replay.calls.get());
+                    let c = replay.calls.get();
                     replay.calls.set(c + 1);
-                    let first = replay.first.get();
+                    let (first, d0) = (
+                        replay.first.get(),
+                        replay.next_seeded(Seeded::Call(c), du.len()),
+                    );
                     for (m, d) in du.iter_mut().enumerate() {
-                        *d = (replay.seed)(*d, n + c * n + m, first);
+                        *d = (replay.seed)(*d, d0 + m, first);
                     }
                     if replay.record.get() {
                         replay
@@ -338,7 +366,7 @@ where
         seed_lane,
         split,
     );
-    replay.base.set(n + np);
+    replay.base.set(if split { n } else { n + np });
     let f = ReplayRhs {
         f: &prob.f,
         replay: &replay,
@@ -386,18 +414,19 @@ where
         let u = &data.data[step.index * width..step.index * width + n];
         replay.readable.set(step.piece);
         replay.log.borrow_mut().clear();
+        replay.kinds.borrow_mut().clear();
         replay.stage_u.borrow_mut().clear();
         replay.stage_t.borrow_mut().clear();
         ubar_start.fill(0.0);
-        // Directions: the start state, then the parameters or (split) each
-        // call's output, then every delayed value read. A split step is
-        // first replayed unseeded, to count its calls and reads and record
-        // its stage inputs; otherwise the first pass counts the reads.
+        // Directions: the start state, the parameters (unless split), then
+        // each seeded vector (delayed values read and, split, each call's
+        // output) in the order they happen; the first pass counts them.
+        let base = replay.base.get();
         let mut calls = 0;
-        let mut directions = n + np;
-        let mut first = if split { usize::MAX } else { 0 };
+        let mut directions = base;
+        let mut first = 0;
         replay.record.set(split);
-        while first < directions || first == usize::MAX {
+        while first < directions || first == 0 {
             replay.start_pass(first);
             for (j, (l, &x)) in u_l.iter_mut().zip(u).enumerate() {
                 *l = seed(x, j, first);
@@ -435,35 +464,27 @@ where
             block_l.clear();
             inner.write_dense(&mut cache, &mut rhs, tl, dtl, &u_l, &mut block_l);
             pull(&block_bar[g * width..(g + 1) * width], &block_l, &mut acc);
-            let reads = replay.log.borrow().len();
-            if first == usize::MAX {
+            if first == 0 {
                 calls = replay.calls.get();
-                replay.base.set(n + calls * n);
                 replay.record.set(false);
-                directions = n + calls * n + reads * n;
+                directions = base + replay.kinds.borrow().len() * n;
                 call_bar.clear();
                 call_bar.resize(calls * n, 0.0);
                 read_bar.clear();
-                read_bar.resize(reads * n, 0.0);
-                first = 0;
-                continue;
+                read_bar.resize(replay.log.borrow().len() * n, 0.0);
             }
-            if first == 0 && !split {
-                directions = n + np + reads * n;
-                read_bar.clear();
-                read_bar.resize(reads * n, 0.0);
-            }
-            let (middle, reads_from) = if split {
-                (calls * n, n + calls * n)
-            } else {
-                (np, n + np)
-            };
+            let kinds = replay.kinds.borrow();
             for (lane, &a) in acc.iter().enumerate() {
                 match first + lane {
                     d if d < n => ubar_start[d] = a,
-                    d if d < n + middle && split => call_bar[d - n] = a,
-                    d if d < n + middle => pbar[d - n] += a,
-                    d if d < directions => read_bar[d - reads_from] = a,
+                    d if d < base => pbar[d - n] += a,
+                    d if d < directions => {
+                        let (e, m) = ((d - base) / n, (d - base) % n);
+                        match kinds[e] {
+                            Seeded::Call(c) => call_bar[c * n + m] = a,
+                            Seeded::Read(q) => read_bar[q * n + m] = a,
+                        }
+                    }
                     _ => {}
                 }
             }
