@@ -386,7 +386,9 @@ where
     let mut out_l = vec![Lanes::constant(0.0); n];
     let mut block_l: Vec<Lanes> = Vec::with_capacity(width);
     let mut interps: Vec<(f64, usize)> = Vec::new();
-    let mut unit = vec![0.0; slots];
+    let identity: Vec<f64> = (0..slots * slots)
+        .map(|i| if i / slots == i % slots { 1.0 } else { 0.0 })
+        .collect();
     let mut weights = vec![0.0; slots];
     let mut next_save = sol.len();
     let (mass, sparsity) = (MassMatrix::Identity, JacobianSparsity::Dense);
@@ -508,7 +510,7 @@ where
             }
         }
         // Each read's adjoint into the stored numbers it was read from: the
-        // dense output is linear in them, with weights found from unit data.
+        // dense output is linear in them, one weight per stored slot.
         // A history read's goes to the parameters the history depends on.
         for (q, read) in replay.log.borrow().iter().enumerate() {
             let bar = &read_bar[q * n..(q + 1) * n];
@@ -519,14 +521,8 @@ where
                     continue;
                 }
             };
-            let dt = steps[j].dt;
-            for s in 0..slots {
-                unit.fill(0.0);
-                unit[s] = 1.0;
-                let mut w = [0.0];
-                dense_f64(theta, dt, &unit, &mut w);
-                weights[s] = w[0];
-            }
+            // Slot s's weight is the output of data whose slot s is e_s.
+            dense_f64(theta, steps[j].dt, &identity, &mut weights);
             let target = &mut block_bar[j * width..(j + 1) * width];
             for (s, &w) in weights.iter().enumerate() {
                 for (t, &b) in target[s * n..(s + 1) * n].iter_mut().zip(bar) {
