@@ -83,8 +83,11 @@ struct Replay<T> {
     count: Cell<usize>,
     /// The reads of the step being replayed, in order.
     log: RefCell<Vec<Read>>,
-    /// The method's dense output, in `T`.
+    /// The method's dense output, in `T` and in plain numbers (for reads
+    /// whose point carries no derivative: constant lags).
     dense: DenseFn<T>,
+    dense_plain: DenseFn<f64>,
+    plain_out: RefCell<Vec<f64>>,
     /// A stored step's numbers lifted to `T`.
     block: RefCell<Vec<T>>,
     /// Adds direction `d` (of the pass starting at `first`) to a number.
@@ -111,6 +114,7 @@ impl<T> Replay<T> {
         offsets: &[usize],
         width: usize,
         dense: DenseFn<T>,
+        dense_plain: DenseFn<f64>,
         seed: fn(T, usize, usize) -> T,
         split: bool,
     ) -> Self {
@@ -123,6 +127,8 @@ impl<T> Replay<T> {
             count: Cell::new(0),
             log: RefCell::new(Vec::new()),
             dense,
+            dense_plain,
+            plain_out: RefCell::new(Vec::new()),
             block: RefCell::new(Vec::with_capacity(width)),
             seed,
             split,
@@ -197,11 +203,21 @@ impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
                 let t = if at < t.real() { T::cst(at) } else { t };
                 let (start, size) = (dense.starts[k], dense.sizes[k]);
                 let theta = quotient(t - T::cst(start), T::cst(size));
-                let mut block = r.block.borrow_mut();
-                block.clear();
                 let data = &dense.data[k * dense.width..(k + 1) * dense.width];
-                block.extend(data.iter().map(|&x| T::cst(x)));
-                (r.dense)(theta, T::cst(size), &block, out);
+                if theta.derivative_free() {
+                    // The same numbers as below, without dual arithmetic.
+                    let mut plain = r.plain_out.borrow_mut();
+                    plain.resize(out.len(), 0.0);
+                    (r.dense_plain)(theta.real(), size, data, &mut plain);
+                    for (o, &x) in out.iter_mut().zip(plain.iter()) {
+                        *o = T::cst(x);
+                    }
+                } else {
+                    let mut block = r.block.borrow_mut();
+                    block.clear();
+                    block.extend(data.iter().map(|&x| T::cst(x)));
+                    (r.dense)(theta, T::cst(size), &block, out);
+                }
                 Read::Step {
                     step: r.offsets[piece] + k,
                     theta: theta.real(),
@@ -344,7 +360,9 @@ where
     let pieces = Rc::new(pieces);
     // The history as the forward solve read it, in plain numbers, for the
     // right-hand side's own parameter products.
-    let plain = Replay::<f64>::new(&pieces, &offsets, width, dense_f64, seed_none, false);
+    let plain = Replay::<f64>::new(
+        &pieces, &offsets, width, dense_f64, dense_f64, seed_none, false,
+    );
     let mut vp = vec![0.0; np];
     let split = prob.f.vjp_p(
         &vec![0.0; n],
@@ -363,6 +381,7 @@ where
         &offsets,
         width,
         M::dense_fn::<Lanes>(),
+        dense_f64,
         seed_lane,
         split,
     );
