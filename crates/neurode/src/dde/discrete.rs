@@ -524,7 +524,11 @@ where
                 plain.start_pass(0);
                 plain.log.borrow_mut().clear();
                 let (v, uc) = (&call_bar[c * n..(c + 1) * n], &su[c * n..(c + 1) * n]);
-                prob.f.vjp_p(v, uc, &h, &prob.p, tc, &mut vp);
+                if !prob.f.vjp_p(v, uc, &h, &prob.p, tc, &mut vp) {
+                    return Err(Error::Unsupported(
+                        "vjp_p answered at the start of the span but not later".into(),
+                    ));
+                }
                 pbar.iter_mut().zip(&vp).for_each(|(a, b)| *a += b);
             }
         }

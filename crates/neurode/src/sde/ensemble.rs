@@ -143,15 +143,20 @@ impl<F: SdeFunction + Sync> SdeProblem<F, f64> {
         opts: &SolveOptions,
         eopts: EnsembleOptions,
     ) -> Result<Ensemble, Error> {
-        let block = |b: usize| {
+        let seeds = |b: usize| -> Vec<u64> {
             let paths = b * BLOCK..((b + 1) * BLOCK).min(eopts.trajectories);
-            let seeds: Vec<u64> = paths.map(|i| eopts.seed.wrapping_add(i as u64)).collect();
-            self.solve_block(method, opts, &seeds)
+            paths.map(|i| eopts.seed.wrapping_add(i as u64)).collect()
         };
-        // The first block checks the options (even when it holds no path).
-        let (mut t, mut results) = block(0)?;
+        // The first block checks the options (even when it holds no path);
+        // a later block that cannot be solved counts its paths as failed.
+        let (mut t, mut results) = self.solve_block(method, opts, &seeds(0))?;
         let blocks = eopts.trajectories.div_ceil(BLOCK).max(1);
-        for (bt, paths) in run_paths(blocks - 1, |b| block(b + 1).unwrap_or_default()) {
+        let later = |b: usize| {
+            let seeds = seeds(b + 1);
+            self.solve_block(method, opts, &seeds)
+                .unwrap_or_else(|_| (Vec::new(), vec![None; seeds.len()]))
+        };
+        for (bt, paths) in run_paths(blocks - 1, later) {
             if t.is_empty() {
                 t = bt;
             }
