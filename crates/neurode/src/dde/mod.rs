@@ -522,9 +522,16 @@ pub(super) fn source<T: Scalar>(pieces: &[Solution<T>], t: f64) -> Source {
     if pieces.first().is_none_or(|s| t <= s.span().0.real()) {
         return Source::History;
     }
-    let piece = pieces
-        .partition_point(|s| s.span().0.real() < t)
-        .saturating_sub(1);
+    // Most reads reach back into the latest piece (pieces are at most the
+    // smallest lag long): try it before searching.
+    let last = pieces.len() - 1;
+    let piece = if pieces[last].span().0.real() < t {
+        last
+    } else {
+        pieces
+            .partition_point(|s| s.span().0.real() < t)
+            .saturating_sub(1)
+    };
     let end = pieces[piece].span().1.real();
     let Some(dense) = pieces[piece].dense.as_ref() else {
         return Source::Unsolved;
