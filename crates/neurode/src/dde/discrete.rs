@@ -411,6 +411,20 @@ where
     let mut weights = vec![0.0; slots];
     let mut next_save = sol.len();
     let (mass, sparsity) = (MassMatrix::Identity, JacobianSparsity::Dense);
+    // One cache for every replay: each pass starts, steps and accepts
+    // afresh, which resets what the dense output reads.
+    let mut cache = inner.new_cache::<_, Lanes, Dyn>(
+        Dyn(n),
+        &Setup {
+            f: &f,
+            u0: &u_l,
+            p: &p_l,
+            t0: Lanes::constant(prob.tspan.0),
+            mass: &mass,
+            sparsity: &sparsity,
+            opts,
+        },
+    );
     for g in (0..steps.len()).rev() {
         let step = &steps[g];
         interps.clear();
@@ -460,16 +474,6 @@ where
                 };
             }
             let (tl, dtl) = (Lanes::constant(step.t), Lanes::constant(step.dt));
-            let setup = Setup {
-                f: &f,
-                u0: &u_l,
-                p: &p_l,
-                t0: tl,
-                mass: &mass,
-                sparsity: &sparsity,
-                opts,
-            };
-            let mut cache = inner.new_cache::<_, Lanes, Dyn>(Dyn(n), &setup);
             let mut rhs = Rhs::new(&f, &p_l);
             // As the integrator ran it: step, accept, saves, dense output.
             inner.start(&mut cache, &mut rhs, tl, &u_l);
