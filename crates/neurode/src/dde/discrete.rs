@@ -88,6 +88,11 @@ struct Replay<T> {
     dense: DenseFn<T>,
     dense_plain: DenseFn<f64>,
     plain_out: RefCell<Vec<f64>>,
+    /// Reads evaluated in plain numbers, kept for the step's later passes
+    /// (the same point, the same values): `n` values each, and the time
+    /// read `q` was made at when it has them (NaN when not).
+    plain_reads: RefCell<Vec<f64>>,
+    plain_kept: RefCell<Vec<f64>>,
     /// A stored step's numbers lifted to `T`.
     block: RefCell<Vec<T>>,
     /// Adds direction `d` (of the pass starting at `first`) to a number.
@@ -129,6 +134,8 @@ impl<T> Replay<T> {
             dense,
             dense_plain,
             plain_out: RefCell::new(Vec::new()),
+            plain_reads: RefCell::new(Vec::new()),
+            plain_kept: RefCell::new(Vec::new()),
             block: RefCell::new(Vec::with_capacity(width)),
             seed,
             split,
@@ -139,6 +146,16 @@ impl<T> Replay<T> {
             stage_u: RefCell::new(Vec::new()),
             stage_t: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Ready for another step: nothing logged, counted or kept.
+    fn new_step(&self) {
+        self.log.borrow_mut().clear();
+        self.kinds.borrow_mut().clear();
+        self.stage_u.borrow_mut().clear();
+        self.stage_t.borrow_mut().clear();
+        self.plain_reads.borrow_mut().clear();
+        self.plain_kept.borrow_mut().clear();
     }
 
     /// Ready for another pass over the same step.
@@ -181,7 +198,24 @@ impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
     /// fraction, in the same arithmetic), plus this read's seed.
     fn at(&self, t: T, out: &mut [T]) {
         let r = self.replay;
+        let n = out.len();
+        let q = r.count.get();
+        let kept_at = r.plain_kept.borrow().get(q).copied();
+        if t.derivative_free() && kept_at == Some(t.real()) {
+            // A later pass's read at a point without derivatives.
+            let kept = r.plain_reads.borrow();
+            for (o, &x) in out.iter_mut().zip(&kept[q * n..(q + 1) * n]) {
+                *o = T::cst(x);
+            }
+            r.count.set(q + 1);
+            let d0 = r.next_seeded(Seeded::Read(q), n);
+            for (m, o) in out.iter_mut().enumerate() {
+                *o = (r.seed)(*o, d0 + m, r.first.get());
+            }
+            return;
+        }
         let pieces = &r.pieces[..r.readable.get()];
+        let mut plain_read = false;
         let read = match source(pieces, t.real()) {
             Source::History => {
                 self.f.history(out, self.p, t);
@@ -212,6 +246,7 @@ impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
                     for (o, &x) in out.iter_mut().zip(plain.iter()) {
                         *o = T::cst(x);
                     }
+                    plain_read = true;
                 } else {
                     let mut block = r.block.borrow_mut();
                     block.clear();
@@ -224,13 +259,17 @@ impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
                 }
             }
         };
-        let q = r.count.get();
         r.count.set(q + 1);
         let mut log = r.log.borrow_mut();
         if log.len() == q {
             log.push(read);
+            r.plain_kept
+                .borrow_mut()
+                .push(if plain_read { t.real() } else { f64::NAN });
+            let mut kept = r.plain_reads.borrow_mut();
+            kept.extend(out.iter().map(|x| if plain_read { x.real() } else { 0.0 }));
         }
-        let d0 = r.next_seeded(Seeded::Read(q), out.len());
+        let d0 = r.next_seeded(Seeded::Read(q), n);
         for (m, o) in out.iter_mut().enumerate() {
             *o = (r.seed)(*o, d0 + m, r.first.get());
         }
@@ -448,10 +487,7 @@ where
         // The method's stored numbers start with the step's start state.
         let u = &data.data[step.index * width..step.index * width + n];
         replay.readable.set(step.piece);
-        replay.log.borrow_mut().clear();
-        replay.kinds.borrow_mut().clear();
-        replay.stage_u.borrow_mut().clear();
-        replay.stage_t.borrow_mut().clear();
+        replay.new_step();
         ubar_start.fill(0.0);
         // Directions: the start state, the parameters (unless split), then
         // each seeded vector (delayed values read and, split, each call's
@@ -526,7 +562,7 @@ where
             };
             for (c, &tc) in st.iter().enumerate().take(calls) {
                 plain.start_pass(0);
-                plain.log.borrow_mut().clear();
+                plain.new_step();
                 let (v, uc) = (&call_bar[c * n..(c + 1) * n], &su[c * n..(c + 1) * n]);
                 if !prob.f.vjp_p(v, uc, &h, &prob.p, tc, &mut vp) {
                     return Err(Error::Unsupported(
