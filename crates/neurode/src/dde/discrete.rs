@@ -193,40 +193,26 @@ struct ReplayView<'a, F, T> {
     replay: &'a Replay<T>,
 }
 
-impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
-    /// As the forward solve's history reads (the same piece, step and
-    /// fraction, in the same arithmetic), plus this read's seed.
-    fn at(&self, t: T, out: &mut [T]) {
+impl<F: DdeFunction, T: Scalar> ReplayView<'_, F, T> {
+    /// `out` at `t` as the forward solve read it: the read to log and
+    /// whether it was evaluated in plain numbers, or `None` for a value
+    /// that takes no read index (a history value when `p` is seeded, or
+    /// a point not solved yet).
+    fn evaluate(&self, t: T, out: &mut [T]) -> Option<(Read, bool)> {
         let r = self.replay;
-        let n = out.len();
-        let q = r.count.get();
-        let kept_at = r.plain_kept.borrow().get(q).copied();
-        if t.derivative_free() && kept_at == Some(t.real()) {
-            // A later pass's read at a point without derivatives.
-            let kept = r.plain_reads.borrow();
-            for (o, &x) in out.iter_mut().zip(&kept[q * n..(q + 1) * n]) {
-                *o = T::cst(x);
-            }
-            r.count.set(q + 1);
-            let d0 = r.next_seeded(Seeded::Read(q), n);
-            for (m, o) in out.iter_mut().enumerate() {
-                *o = (r.seed)(*o, d0 + m, r.first.get());
-            }
-            return;
-        }
         let pieces = &r.pieces[..r.readable.get()];
         let mut plain_read = false;
         let read = match source(pieces, t.real()) {
             Source::History => {
                 self.f.history(out, self.p, t);
                 if !r.split {
-                    return;
+                    return None;
                 }
                 Read::History { t: t.real() }
             }
             Source::Unsolved => {
                 out.fill(T::cst(f64::NAN));
-                return;
+                return None;
             }
             Source::Step {
                 piece,
@@ -259,16 +245,40 @@ impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
                 }
             }
         };
-        r.count.set(q + 1);
-        let mut log = r.log.borrow_mut();
-        if log.len() == q {
-            log.push(read);
-            r.plain_kept
-                .borrow_mut()
-                .push(if plain_read { t.real() } else { f64::NAN });
-            let mut kept = r.plain_reads.borrow_mut();
-            kept.extend(out.iter().map(|x| if plain_read { x.real() } else { 0.0 }));
+        Some((read, plain_read))
+    }
+}
+
+impl<F: DdeFunction, T: Scalar> History<T> for ReplayView<'_, F, T> {
+    /// As the forward solve's history reads (the same piece, step and
+    /// fraction, in the same arithmetic), plus this read's seed. A later
+    /// pass's read at a point without derivatives takes the values the
+    /// first pass kept.
+    fn at(&self, t: T, out: &mut [T]) {
+        let r = self.replay;
+        let n = out.len();
+        let q = r.count.get();
+        let kept_at = r.plain_kept.borrow().get(q).copied();
+        if t.derivative_free() && kept_at == Some(t.real()) {
+            let kept = r.plain_reads.borrow();
+            for (o, &x) in out.iter_mut().zip(&kept[q * n..(q + 1) * n]) {
+                *o = T::cst(x);
+            }
+        } else {
+            let Some((read, plain_read)) = self.evaluate(t, out) else {
+                return;
+            };
+            let mut log = r.log.borrow_mut();
+            if log.len() == q {
+                log.push(read);
+                r.plain_kept
+                    .borrow_mut()
+                    .push(if plain_read { t.real() } else { f64::NAN });
+                let mut kept = r.plain_reads.borrow_mut();
+                kept.extend(out.iter().map(|x| if plain_read { x.real() } else { 0.0 }));
+            }
         }
+        r.count.set(q + 1);
         let d0 = r.next_seeded(Seeded::Read(q), n);
         for (m, o) in out.iter_mut().enumerate() {
             *o = (r.seed)(*o, d0 + m, r.first.get());
