@@ -12,7 +12,9 @@
 //! - Delay equations: the seed's delayed Lotka–Volterra (lag 0.1, 4
 //!   parameters, Tsit5 at 1e-6, saved every 0.1 on `[0, 10]`) and a neural
 //!   DDE `u' = NN([u(t); u(t − 0.2)])` (4→16→2, 114 parameters, `[0, 2]`),
-//!   by forward mode and the discrete adjoint.
+//!   and a delay that moves with the state, `u(t − 1 − p1 u²)`, with the
+//!   discontinuities it carries tracked (steps cut there; `[0, 4]`), by
+//!   forward mode and the discrete adjoint.
 //!
 //! `cargo bench -p neurode --bench gradient [-- W2|W3|DDE]` prints tables; one JSON object
 //! per measurement goes to stderr.
@@ -416,6 +418,28 @@ impl DdeFunction for DelayedLv {
     }
 }
 
+/// A delay that moves with the state, its discontinuities tracked:
+/// `u' = −p0 u(t − 1 − p1 u²) + p2 u(t − 0.7)`, history `p3 + 0.2 cos t`.
+#[derive(Clone, Copy, Debug)]
+struct TrackedLag;
+impl DdeFunction for TrackedLag {
+    fn rhs<T: Scalar>(&self, du: &mut [T], u: &[T], h: &dyn History<T>, p: &[T], t: T) {
+        let (mut a, mut b) = ([T::zero()], [T::zero()]);
+        h.at(t - T::one() - p[1] * u[0] * u[0], &mut a);
+        h.at(t - T::cst(0.7), &mut b);
+        du[0] = -p[0] * a[0] + p[2] * b[0];
+    }
+    fn history<T: Scalar>(&self, out: &mut [T], p: &[T], t: T) {
+        out[0] = p[3] + t.cos().scaled(0.2);
+    }
+    fn dependent_lag_count(&self) -> usize {
+        1
+    }
+    fn dependent_lags<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], _t: T) {
+        out[0] = T::one() + p[1] * u[0] * u[0];
+    }
+}
+
 /// Time per gradient of a delay problem by each sensitivity method.
 fn dde_rows<F: DdeFunction + Clone>(name: &str, prob: &DdeProblem<F>, opts: &SolveOptions) {
     let loss = SumOfSquares::towards_constant(0, 1.0);
@@ -483,6 +507,15 @@ fn dde() {
     let f = NeuralDde::new(net, 0.2, vec![1.0, 0.5]).unwrap();
     let neural = DdeProblem::new(f, vec![1.0, 0.5], (0.0, 2.0), p, vec![0.2]).unwrap();
     dde_rows("DDE neural 4-16-2", &neural, &opts);
+    let tracked = DdeProblem::new(
+        TrackedLag,
+        vec![1.0],
+        (0.0, 4.0),
+        vec![0.9, 0.3, 0.4, 0.8],
+        vec![1.0, 0.7],
+    )
+    .unwrap();
+    dde_rows("DDE tracked state-dependent lag", &tracked, &opts);
 }
 
 /// `cargo bench -p neurode --bench gradient [-- W2|W3|DDE]` runs one group.

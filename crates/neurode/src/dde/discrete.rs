@@ -1,5 +1,7 @@
 //! The discrete adjoint of the method of steps: the exact gradient of the
-//! computed delay solution, step sizes held fixed.
+//! computed delay solution, its mesh held fixed: step sizes, and the cuts
+//! at tracked discontinuities (where a step is cut is the solver's choice,
+//! and forward mode holds it fixed too).
 //!
 //! A step reads, besides its start state and the parameters, the dense
 //! output of earlier steps (its delayed values). Walking the steps
@@ -11,7 +13,10 @@
 //! dense output of the step it was read from (linear in that step's stored
 //! numbers), to be pulled back when that step's turn comes. A delay that
 //! depends on the state is differentiated too: the time of the read is a
-//! dual number, and the interpolant's slope carries it.
+//! dual number, and the interpolant's slope carries it. A step cut at a
+//! tracked discontinuity is replayed as the integrator ran it: the whole
+//! step, accepted at its full length, then ended on its interpolant at the
+//! cut.
 //!
 //! When the right-hand side computes its own parameter products
 //! ([`DdeFunction::vjp_p`], as a network does), the parameters are not
@@ -47,6 +52,10 @@ struct StepRef {
     dt: f64,
     /// Where it ended: the next step's start, or its piece's end.
     t_new: f64,
+    /// Where the method's step reached before a tracked discontinuity cut
+    /// it at `t_new` (the integrator accepts the whole step, then ends it
+    /// on the interpolant); `t_new` itself for a step that was not cut.
+    t_full: f64,
 }
 
 /// What a seeded vector of a replay is: call `c`'s output or read `q`.
@@ -365,15 +374,6 @@ where
 {
     let inner = method.0;
     let (n, np) = (prob.u0.len(), prob.p.len());
-    if prob.f.dependent_lag_count() > 0 {
-        // Steps cut at tracked discontinuities restart from the interpolant,
-        // which the replay here does not retrace.
-        return Err(Error::Unsupported(
-            "the discrete adjoint of a delay problem that tracks state-dependent \
-             discontinuities (use DdeSensitivity::ForwardMode)"
-                .into(),
-        ));
-    }
     let (sol, pieces) = prob.solve_pieces(method, opts)?;
     if !sol.is_success() {
         return Err(Error::SolveFailed {
@@ -393,13 +393,22 @@ where
         offsets.push(steps.len());
         let dense = s.dense.as_ref().ok_or(Error::NoDenseOutput)?;
         let count = dense.starts.len();
+        let end = s.span().1;
         for index in 0..count {
+            let (t, dt) = (dense.starts[index], dense.sizes[index]);
+            let t_new = dense.starts.get(index + 1).copied().unwrap_or(end);
+            // A step sized to land on a stop took `dt = stop − t` exactly.
+            let t_full = std::iter::once(end)
+                .chain(opts.tstops.iter().copied())
+                .find(|&stop| stop - t == dt)
+                .unwrap_or(t + dt);
             steps.push(StepRef {
                 piece,
                 index,
-                t: dense.starts[index],
-                dt: dense.sizes[index],
-                t_new: dense.starts.get(index + 1).copied().unwrap_or(s.span().1),
+                t,
+                dt,
+                t_new,
+                t_full,
             });
         }
     }
@@ -524,9 +533,17 @@ where
             // As the integrator ran it: step, accept, saves, dense output.
             inner.start(&mut cache, &mut rhs, tl, &u_l);
             inner.step(&mut cache, &mut rhs, tl, dtl, &u_l, &mut unew_l, None);
-            inner.accept(&mut cache, &mut rhs, Lanes::constant(step.t_new), &unew_l);
+            inner.accept(&mut cache, &mut rhs, Lanes::constant(step.t_full), &unew_l);
             let mut acc = [0.0; LANES];
-            pull(&ubar, &unew_l, &mut acc);
+            if step.t_new == step.t_full {
+                pull(&ubar, &unew_l, &mut acc);
+            } else {
+                // Cut at a tracked discontinuity (a time held fixed): the
+                // step ends on its interpolant, as the integrator ended it.
+                let theta = quotient(Lanes::constant(step.t_new) - tl, dtl);
+                inner.interpolate(&mut cache, &mut rhs, tl, dtl, &u_l, theta, &mut out_l);
+                pull(&ubar, &out_l, &mut acc);
+            }
             for &(ts, idx) in &interps {
                 let theta = quotient(Lanes::constant(ts) - tl, dtl);
                 inner.interpolate(&mut cache, &mut rhs, tl, dtl, &u_l, theta, &mut out_l);

@@ -141,6 +141,12 @@ impl<F: DdeFunction> Events for Propagation<'_, F> {
     fn crossing(&self, _i: usize) -> Crossing {
         Crossing::Up
     }
+    /// Where a step is cut is the solver's choice, not the model's: held
+    /// fixed under differentiation, as step sizes are, so forward mode and
+    /// the discrete adjoint differentiate the same mesh.
+    fn marks_mesh_only(&self) -> bool {
+        true
+    }
 }
 
 /// The most state-dependent lags a problem may declare.
@@ -410,7 +416,8 @@ pub enum DdeSensitivity {
     /// seeded in its start state, the parameters and every delayed value it
     /// read, and the adjoint of those values passed back into the dense
     /// output of the steps they came from. The exact gradient of the
-    /// computed solution. With [`DdeFunction::vjp_p`] (networks have it),
+    /// computed solution, its mesh (step sizes, and the cuts at tracked
+    /// discontinuities) held fixed, as forward mode holds it. With [`DdeFunction::vjp_p`] (networks have it),
     /// each evaluation's output is seeded instead of the parameters, and
     /// the cost no longer grows with their number.
     Discrete,

@@ -106,6 +106,16 @@ pub trait Events {
         let _ = i;
         Crossing::Both
     }
+    /// True when the conditions only mark where steps must end — points of
+    /// the mesh, such as the derivative jumps a delay equation carries
+    /// forward — rather than events of the model. Their times are then held
+    /// fixed under differentiation, as step sizes are (where the solver cuts
+    /// a step does not change the solution it approximates); `affect` must
+    /// leave the state as it is. False, the default, differentiates each
+    /// event time by the implicit function theorem.
+    fn marks_mesh_only(&self) -> bool {
+        false
+    }
     /// Condition `i` crossed zero at `t`: change `u` as the event demands.
     fn affect<T: Scalar>(&self, i: usize, u: &mut [T], p: &[T], t: T) -> EventAction {
         let _ = (i, u, p, t);
@@ -170,6 +180,9 @@ impl<F: OdeFunction, E: Events> OdeFunction for Hybrid<F, E> {
     }
     fn event_crossing(&self, i: usize) -> Crossing {
         self.events.crossing(i)
+    }
+    fn event_marks_mesh_only(&self) -> bool {
+        self.events.marks_mesh_only()
     }
     fn event_affect<T: Scalar>(&self, i: usize, u: &mut [T], p: &[T], t: T) -> EventAction {
         self.events.affect(i, u, p, t)

@@ -163,6 +163,10 @@ pub trait OdeFunction {
         let _ = i;
         Crossing::Both
     }
+    /// [`Events::marks_mesh_only`](crate::Events::marks_mesh_only).
+    fn event_marks_mesh_only(&self) -> bool {
+        false
+    }
     /// [`Events::affect`](crate::Events::affect).
     fn event_affect<T: Scalar>(&self, i: usize, u: &mut [T], p: &[T], t: T) -> EventAction {
         let _ = (i, u, p, t);
@@ -290,6 +294,9 @@ impl<F: OdeFunction + ?Sized> OdeFunction for &F {
     }
     fn event_crossing(&self, i: usize) -> Crossing {
         (**self).event_crossing(i)
+    }
+    fn event_marks_mesh_only(&self) -> bool {
+        (**self).event_marks_mesh_only()
     }
     fn event_affect<T: Scalar>(&self, i: usize, u: &mut [T], p: &[T], t: T) -> EventAction {
         (**self).event_affect(i, u, p, t)

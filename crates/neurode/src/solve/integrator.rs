@@ -450,7 +450,7 @@ where
             }
             if let Some((i, theta)) = fired {
                 let mut te = t + dt * T::cst(theta);
-                if !T::PLAIN {
+                if !T::PLAIN && !f.event_marks_mesh_only() {
                     // Derivatives of the event time by the implicit function
                     // theorem: one Newton step on g(u(t), t) = 0 in the
                     // scalar type moves only the derivative parts.
