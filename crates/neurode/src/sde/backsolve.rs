@@ -6,16 +6,21 @@
 //! grid, so memory barely grows with the number of steps.
 //!
 //! The Itô equation `du = f dt + g dW` is first written in Stratonovich
-//! form, `f̃ = f − ½ Σₖ gₖ ∂g/∂uₖ` (diagonal noise: `f̃ᵢ = fᵢ − ½ gᵢ ∂gᵢ/∂uᵢ`;
-//! scalar: `f̃ = f − ½ J_g g`), whose time reversal is the same equation
+//! form, `f̃ = f − ½ Σₖ J_{gₖ} gₖ` over the columns `gₖ` of `g` (diagonal
+//! noise: `f̃ᵢ = fᵢ − ½ gᵢ ∂gᵢ/∂uᵢ`; scalar: `f̃ = f − ½ J_g g`), whose time reversal is the same equation
 //! with the increments negated. Backwards over each step `[t, t + h]` with
 //! `ΔW` from the tree, Heun's (Stratonovich) method integrates
 //!
 //! ```text
-//! u ← u − f̃ h − g ⊙ ΔW
-//! a ← a + h (∂f̃/∂u)ᵀ a + (∂g/∂u)ᵀ (a ⊙ ΔW)
-//! p̄ ← p̄ + h (∂f̃/∂p)ᵀ a + (∂g/∂p)ᵀ (a ⊙ ΔW)
+//! u ← u − f̃ h − g ΔW
+//! a ← a + h (∂f̃/∂u)ᵀ a + (∂(g ΔW)/∂u)ᵀ a
+//! p̄ ← p̄ + h (∂f̃/∂p)ᵀ a + (∂(g ΔW)/∂p)ᵀ a
 //! ```
+//!
+//! where `g ΔW` is `g ⊙ ΔW` for diagonal noise, and its last products are
+//! the diffusion's VJP weighted `a ⊙ ΔW` (general noise: `aᵢ ΔWₖ` on entry
+//! `(i, k)`). With non-commuting general noise Heun's method converges at
+//! strong order ½ rather than 1, and so does the gradient.
 //!
 //! with the loss's gradient added to `a` at the saved points. Like the ODE
 //! backsolve adjoint it converges to the true gradient as the steps shrink
@@ -24,7 +29,7 @@
 
 use super::brownian::{BrownianTree, NoiseSource};
 use super::gradient::{DiffusionView, DriftView};
-use super::methods::SdeMethod;
+use super::methods::{SdeMethod, add_noise};
 use super::problem::{Noise, SdeFunction, SdeProblem};
 use crate::error::Error;
 use crate::problem::OdeFunction;
@@ -33,21 +38,33 @@ use crate::sensitivity::{Loss, VjpWork, vjp};
 use crate::solve::SolveOptions;
 use num_dual::Dual64;
 
-/// The Itô-to-Stratonovich correction `½ Σₖ gₖ ∂g/∂uₖ` (diagonal noise:
-/// `½ gᵢ ∂gᵢ/∂uᵢ`; scalar: `½ J_g g`), as a right-hand side so its VJPs
-/// come from AD, its own second derivatives included.
+/// The Itô-to-Stratonovich correction (diagonal noise: `½ gᵢ ∂gᵢ/∂uᵢ`;
+/// scalar: `½ J_g g`; general: `½ Σₖ J_{gₖ} gₖ`), as a right-hand side so
+/// its VJPs come from AD, its own second derivatives included.
 struct ItoCorrection<'a, F>(&'a F);
 
 impl<F: SdeFunction> OdeFunction for ItoCorrection<'_, F> {
     fn rhs<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], t: T) {
         let f = self.0;
         let n = u.len();
-        let mut g = vec![T::zero(); n];
+        let gl = f.noise().diffusion_len(n);
+        let mut g = vec![T::zero(); gl];
         f.diffusion(&mut g, u, p, t);
         let lift = |x: T| T::dual(x, T::zero());
         let pd: Vec<T::Dual> = p.iter().map(|&x| lift(x)).collect();
-        let mut gd = vec![lift(T::zero()); n];
+        let mut gd = vec![lift(T::zero()); gl];
         match f.noise() {
+            Noise::General(m) => {
+                // One derivative of each column along itself.
+                out.fill(T::zero());
+                for k in 0..m {
+                    let ud: Vec<T::Dual> = (0..n).map(|i| T::dual(u[i], g[i * m + k])).collect();
+                    f.diffusion(&mut gd, &ud, &pd, lift(t));
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o += T::dual_parts(gd[i * m + k]).1.scaled(0.5);
+                    }
+                }
+            }
             Noise::Scalar => {
                 // One derivative of g along g.
                 let ud: Vec<T::Dual> = u.iter().zip(&g).map(|(&x, &d)| T::dual(x, d)).collect();
@@ -83,12 +100,12 @@ struct DualWork {
 }
 
 impl DualWork {
-    fn new(n: usize, np: usize) -> Self {
+    fn new(n: usize, np: usize, gl: usize) -> Self {
         let z = Dual64::from_re(0.0);
         Self {
             u: vec![z; n],
             p: vec![z; np],
-            g: vec![z; n],
+            g: vec![z; gl],
             w: vec![z; n],
             vu: vec![z; n],
             vp: vec![z; np],
@@ -142,7 +159,8 @@ impl Backward {
     /// `Dᵢ = ∂gᵢ/∂uᵢ`: `Σ ½ vᵢ Dᵢ ∂gᵢ` (one VJP) plus, for each `i`, the
     /// derivative along `uᵢ` of the VJP weighted `½ vᵢ gᵢ` at `i` alone.
     /// Scalar noise, `c = ½ J_g g`: the VJP weighted `½ J_gᵀ v` (two VJPs)
-    /// plus the derivative along `g` of the VJP weighted `½ v`.
+    /// plus the derivative along `g` of the VJP weighted `½ v`. General
+    /// noise: false, left to AD.
     fn correction_vjp<F: SdeFunction>(
         &mut self,
         f: &F,
@@ -152,6 +170,9 @@ impl Backward {
         t: f64,
     ) -> bool {
         let n = u.len();
+        if matches!(f.noise(), Noise::General(_)) {
+            return false;
+        }
         let d = &mut self.duals;
         d.lift(u, p);
         let td = Dual64::from_re(t);
@@ -219,6 +240,18 @@ impl Backward {
                     *c = 0.5 * x.eps;
                 }
             }
+            Noise::General(m) => {
+                self.c.fill(0.0);
+                for k in 0..m {
+                    for (i, x) in d.u.iter_mut().enumerate() {
+                        *x = Dual64::new(u[i], self.g[i * m + k]);
+                    }
+                    f.diffusion(&mut d.g, &d.u, &d.p, td);
+                    for (i, c) in self.c.iter_mut().enumerate() {
+                        *c += 0.5 * d.g[i * m + k].eps;
+                    }
+                }
+            }
             _ => {
                 for i in 0..u.len() {
                     d.u[i] = Dual64::new(u[i], 1.0);
@@ -245,15 +278,33 @@ impl Backward {
         da: &mut [f64],
         dp: &mut [f64],
     ) {
-        let scalar = f.noise() == Noise::Scalar;
+        let noise = f.noise();
         // The Stratonovich drift f − c and its VJP, term by term.
         f.drift(&mut self.f, u, p, t);
         f.diffusion(&mut self.g, u, p, t);
         self.correction(f, u, p, t);
         for i in 0..u.len() {
-            let w = if scalar { dw[0] } else { dw[i] };
-            du[i] = -(h * (self.f[i] - self.c[i]) + self.g[i] * w);
-            self.weights[i] = a[i] * w;
+            du[i] = -h * (self.f[i] - self.c[i]);
+        }
+        add_noise(noise, &self.g, dw, -1.0, du);
+        match noise {
+            Noise::Diagonal => {
+                for ((w, &ai), &dwi) in self.weights.iter_mut().zip(a).zip(dw) {
+                    *w = ai * dwi;
+                }
+            }
+            Noise::Scalar => {
+                for (w, &ai) in self.weights.iter_mut().zip(a) {
+                    *w = ai * dw[0];
+                }
+            }
+            Noise::General(m) => {
+                for (row, &ai) in self.weights.chunks_exact_mut(m).zip(a) {
+                    for (w, &dwk) in row.iter_mut().zip(dw) {
+                        *w = ai * dwk;
+                    }
+                }
+            }
         }
         vjp(
             &DriftView(f),
@@ -311,7 +362,7 @@ impl Backward {
 impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
     /// The stochastic adjoint (see the module notes): forward along the
     /// virtual Brownian tree of `seed` (resolved to a hundredth of the
-    /// step), backwards along the same tree. Diagonal or scalar noise.
+    /// step), backwards along the same tree. Any noise shape.
     pub(crate) fn backsolve_gradient<M: SdeMethod, L: Loss>(
         &self,
         method: M,
@@ -320,14 +371,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
         seed: u64,
     ) -> Result<(f64, Vec<f64>), Error> {
         let (n, np, shape) = (self.len(), self.p.len(), self.f.noise());
-        if !matches!(shape, Noise::Diagonal | Noise::Scalar) {
-            return Err(Error::Unsupported(
-                "the stochastic adjoint of general (non-diagonal) noise \
-                 (use ForwardMode or Discrete)"
-                    .into(),
-            ));
-        }
-        let m = shape.processes(n);
+        let (m, gl) = (shape.processes(n), shape.diffusion_len(n));
         let (t0, t1) = (self.tspan.0, self.tspan.1);
         let h0 = match opts.stepping {
             crate::solve::Stepping::Fixed(dt) => dt,
@@ -339,12 +383,12 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
 
         let mut work = Backward {
             f: vec![0.0; n],
-            g: vec![0.0; n],
-            weights: vec![0.0; n],
+            g: vec![0.0; gl],
+            weights: vec![0.0; gl],
             cw: vec![0.0; n],
             c: vec![0.0; n],
             diag: vec![0.0; n],
-            duals: DualWork::new(n, np),
+            duals: DualWork::new(n, np, gl),
             vu: vec![0.0; n],
             vp: vec![0.0; np],
             vjp: VjpWork::new(n, np),

@@ -31,8 +31,7 @@ pub enum SdeSensitivity {
     /// The stochastic adjoint: state, adjoint and parameter gradient solved
     /// backwards together along a virtual Brownian tree (the path of the
     /// seed's tree, not of its sequential path), keeping no states;
-    /// converges to the gradient as the steps shrink. Diagonal or scalar
-    /// noise.
+    /// converges to the gradient as the steps shrink. Any noise shape.
     BacksolveAdjoint,
 }
 

@@ -87,8 +87,8 @@ pub trait SdeFunction {
         let _ = (v, u, p, t, vu, vp);
         false
     }
-    /// The same for the diffusion (diagonal or scalar noise: `g` has `n`
-    /// entries, and `v` weighs them).
+    /// The same for the diffusion, `v` weighing each entry of `g` (`n` of
+    /// them for diagonal or scalar noise, `n·m` for general).
     fn diffusion_vjp<T: Scalar>(
         &self,
         v: &[T],

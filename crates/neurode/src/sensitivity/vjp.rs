@@ -66,6 +66,8 @@ pub fn vjp<F: OdeFunction, T: Scalar>(
         return;
     }
     let lift = |x: T| T::dual(x, T::zero());
+    // The output may be longer than the state (a general noise matrix).
+    work.du.resize(v.len(), lift(T::zero()));
     for (d, &x) in work.u.iter_mut().zip(u) {
         *d = lift(x);
     }
@@ -139,10 +141,11 @@ fn vjp_lanes<F: OdeFunction>(
     } else {
         w.u.resize(n, Lanes::constant(0.0));
         w.p.resize(np, Lanes::constant(0.0));
-        w.du.resize(n, Lanes::constant(0.0));
         w.seeded = None;
         None
     };
+    // The output may be longer than the state (a general noise matrix).
+    w.du.resize(v.len(), Lanes::constant(0.0));
     for first in (0..directions).step_by(LANES) {
         let t_l = match t_l {
             Some(t_l) => t_l,
