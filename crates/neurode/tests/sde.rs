@@ -2,7 +2,10 @@
 //! motion against its exact solution, reproducibility, noise shapes,
 //! ensembles against analytic moments, and derivatives with the noise fixed.
 
-use neurode::nn::{Activation::Identity, Activation::Tanh, Chain, Layer, NnRng};
+use neurode::nn::{
+    Activation::Identity, Activation::Softplus, Activation::Tanh, Chain, Layer, NeuralSdeFunction,
+    NnRng,
+};
 use neurode::num_dual::Dual64;
 use neurode::prelude::*;
 use neurode::sde::{
@@ -988,6 +991,23 @@ fn a_fixed_step_ensemble_is_each_path_solved_alone() {
     assert_eq!(
         ensemble_against_solo(&neural, EulerMaruyama, &opts, 32),
         (32, 0)
+    );
+    // A neural SDE (drift and diffusion networks) shares one function
+    // across the ensemble's threads.
+    let f = NeuralSdeFunction::new(
+        Chain::new(2).dense(16, Tanh).dense(2, Identity),
+        Chain::new(2).dense(8, Tanh).dense(2, Softplus),
+    )
+    .unwrap();
+    let mut p = vec![0.0; f.num_params()];
+    let nd = Chain::new(2).dense(16, Tanh).dense(2, Identity);
+    let ng = Chain::new(2).dense(8, Tanh).dense(2, Softplus);
+    nd.init(&mut rng, &mut p[..nd.num_params()]);
+    ng.init(&mut rng, &mut p[nd.num_params()..]);
+    let neural_sde = SdeProblem::new(f, vec![0.5, -0.5], (0.0, 2.0), p).unwrap();
+    assert_eq!(
+        ensemble_against_solo(&neural_sde, EulerMaruyama, &opts, 21),
+        (21, 0)
     );
     // Lanes that branch apart are solved one path at a time.
     let branching = SdeProblem::new(Branching, vec![0.5, 0.0], (0.0, 3.0), vec![0.8]).unwrap();

@@ -8,7 +8,7 @@ use crate::multi_dual::MultiDual;
 
 use super::init::NnRng;
 use super::layer::Layer;
-use super::scratch::Scratch;
+use super::scratch::ThreadScratch;
 use crate::error::Error;
 use crate::scalar::Scalar;
 use crate::sde::{Noise, SdeFunction, SdeMethod, SdeProblem};
@@ -20,7 +20,8 @@ use crate::solve::{SaveAt, Solution, SolveOptions, save_grid};
 pub struct NeuralSdeFunction<D, G> {
     drift: D,
     diffusion: G,
-    tape: Scratch,
+    /// Per-thread working memory, so ensembles can share the function.
+    tape: ThreadScratch,
 }
 
 impl<D: Layer, G: Layer> NeuralSdeFunction<D, G> {
@@ -45,7 +46,7 @@ impl<D: Layer, G: Layer> NeuralSdeFunction<D, G> {
         Ok(Self {
             drift,
             diffusion,
-            tape: Scratch::default(),
+            tape: ThreadScratch,
         })
     }
 
