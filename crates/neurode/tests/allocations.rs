@@ -168,3 +168,54 @@ fn every_step_saving_grows_geometrically() {
         long.stats.accepted
     );
 }
+
+/// Lotka–Volterra driven through a full 2×2 noise matrix that depends on
+/// the state (no VJPs of its own: the stochastic adjoint uses AD).
+#[derive(Clone)]
+struct LvMatrixNoise;
+impl neurode::sde::SdeFunction for LvMatrixNoise {
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
+        du[0] = p[0] * u[0] - p[1] * u[0] * u[1];
+        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1];
+    }
+    fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], p: &[T], _t: T) {
+        g[0] = p[4] * u[0];
+        g[1] = u[0].scaled(0.1);
+        g[2] = u[1].scaled(0.05);
+        g[3] = p[4] * u[1];
+    }
+    fn noise(&self) -> neurode::sde::Noise {
+        neurode::sde::Noise::General(2)
+    }
+}
+
+#[test]
+fn the_stochastic_adjoint_allocates_nothing_per_step() {
+    use neurode::sde::{EulerMaruyama, SdeProblem, SdeSensitivity};
+    let prob = SdeProblem::new(
+        LvMatrixNoise,
+        vec![1.0, 1.0],
+        (0.0, 1.0),
+        vec![1.5, 1.0, 3.0, 1.0, 0.2],
+    )
+    .unwrap();
+    let loss = SumOfSquares::towards_constant(0, 1.0);
+    let allocations = |dt: f64| {
+        let opts = SolveOptions::default().fixed_dt(dt).saveat_step(0.25);
+        counted(|| {
+            prob.loss_and_gradient(
+                EulerMaruyama,
+                &opts,
+                &loss,
+                3,
+                SdeSensitivity::BacksolveAdjoint,
+            )
+            .unwrap()
+        })
+        .0
+    };
+    // 100 and 1000 steps: only the recorded step grid grows (doubling).
+    let (coarse, fine) = (allocations(1e-2), allocations(1e-3));
+    eprintln!("stochastic adjoint: {coarse} allocations at 100 steps, {fine} at 1000");
+    assert!(fine <= coarse + 8, "{coarse} → {fine}");
+}

@@ -11,7 +11,7 @@ mod neural_dde;
 mod neural_ode;
 mod neural_rhs;
 mod neural_sde;
-mod scratch;
+pub(crate) mod scratch;
 mod stack;
 
 pub use activation::Activation;

@@ -32,6 +32,7 @@ use super::gradient::{DiffusionView, DriftView};
 use super::methods::{SdeMethod, add_noise};
 use super::problem::{Noise, SdeFunction, SdeProblem};
 use crate::error::Error;
+use crate::nn::scratch::ThreadScratch;
 use crate::problem::OdeFunction;
 use crate::scalar::Scalar;
 use crate::sensitivity::{Loss, VjpWork, vjp};
@@ -46,44 +47,58 @@ struct ItoCorrection<'a, F>(&'a F);
 impl<F: SdeFunction> OdeFunction for ItoCorrection<'_, F> {
     fn rhs<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], t: T) {
         let f = self.0;
-        let n = u.len();
+        let (n, np) = (u.len(), p.len());
         let gl = f.noise().diffusion_len(n);
-        let mut g = vec![T::zero(); gl];
-        f.diffusion(&mut g, u, p, t);
         let lift = |x: T| T::dual(x, T::zero());
-        let pd: Vec<T::Dual> = p.iter().map(|&x| lift(x)).collect();
-        let mut gd = vec![lift(T::zero()); gl];
-        match f.noise() {
-            Noise::General(m) => {
-                // One derivative of each column along itself.
-                out.fill(T::zero());
-                for k in 0..m {
-                    let ud: Vec<T::Dual> = (0..n).map(|i| T::dual(u[i], g[i * m + k])).collect();
-                    f.diffusion(&mut gd, &ud, &pd, lift(t));
-                    for (i, o) in out.iter_mut().enumerate() {
-                        *o += T::dual_parts(gd[i * m + k]).1.scaled(0.5);
+        // Working vectors from the thread's pool: this runs once per VJP
+        // pass of every backward step.
+        ThreadScratch.with::<T, _>(gl, |g| {
+            ThreadScratch.with::<T::Dual, _>(np + gl + n, |duals| {
+                let (pd, rest) = duals.split_at_mut(np);
+                let (gd, ud) = rest.split_at_mut(gl);
+                f.diffusion(g, u, p, t);
+                for (d, &x) in pd.iter_mut().zip(p) {
+                    *d = lift(x);
+                }
+                match f.noise() {
+                    Noise::General(m) => {
+                        // One derivative of each column along itself.
+                        out.fill(T::zero());
+                        for k in 0..m {
+                            for (i, d) in ud.iter_mut().enumerate() {
+                                *d = T::dual(u[i], g[i * m + k]);
+                            }
+                            f.diffusion(gd, ud, pd, lift(t));
+                            for (i, o) in out.iter_mut().enumerate() {
+                                *o += T::dual_parts(gd[i * m + k]).1.scaled(0.5);
+                            }
+                        }
+                    }
+                    Noise::Scalar => {
+                        // One derivative of g along g.
+                        for ((d, &x), &gi) in ud.iter_mut().zip(u).zip(g.iter()) {
+                            *d = T::dual(x, gi);
+                        }
+                        f.diffusion(gd, ud, pd, lift(t));
+                        for (o, &x) in out.iter_mut().zip(gd.iter()) {
+                            *o = T::dual_parts(x).1.scaled(0.5);
+                        }
+                    }
+                    Noise::Diagonal => {
+                        // One derivative per component.
+                        for (d, &x) in ud.iter_mut().zip(u) {
+                            *d = lift(x);
+                        }
+                        for i in 0..n {
+                            ud[i] = T::dual(u[i], T::one());
+                            f.diffusion(gd, ud, pd, lift(t));
+                            out[i] = (g[i] * T::dual_parts(gd[i]).1).scaled(0.5);
+                            ud[i] = lift(u[i]);
+                        }
                     }
                 }
-            }
-            Noise::Scalar => {
-                // One derivative of g along g.
-                let ud: Vec<T::Dual> = u.iter().zip(&g).map(|(&x, &d)| T::dual(x, d)).collect();
-                f.diffusion(&mut gd, &ud, &pd, lift(t));
-                for (o, &x) in out.iter_mut().zip(&gd) {
-                    *o = T::dual_parts(x).1.scaled(0.5);
-                }
-            }
-            _ => {
-                // One derivative per component.
-                let mut ud: Vec<T::Dual> = u.iter().map(|&x| lift(x)).collect();
-                for i in 0..n {
-                    ud[i] = T::dual(u[i], T::one());
-                    f.diffusion(&mut gd, &ud, &pd, lift(t));
-                    out[i] = (g[i] * T::dual_parts(gd[i]).1).scaled(0.5);
-                    ud[i] = lift(u[i]);
-                }
-            }
-        }
+            })
+        })
     }
 }
 
