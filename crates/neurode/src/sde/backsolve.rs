@@ -7,8 +7,9 @@
 //!
 //! The Itô equation `du = f dt + g dW` is first written in Stratonovich
 //! form, `f̃ = f − ½ Σₖ J_{gₖ} gₖ` over the columns `gₖ` of `g` (diagonal
-//! noise: `f̃ᵢ = fᵢ − ½ gᵢ ∂gᵢ/∂uᵢ`; scalar: `f̃ = f − ½ J_g g`), whose time reversal is the same equation
-//! with the increments negated. Backwards over each step `[t, t + h]` with
+//! noise: `f̃ᵢ = fᵢ − ½ gᵢ ∂gᵢ/∂uᵢ`; scalar: `f̃ = f − ½ J_g g`), whose
+//! time reversal is the same equation with the increments negated.
+//! Backwards over each step `[t, t + h]` with
 //! `ΔW` from the tree, Heun's (Stratonovich) method integrates
 //!
 //! ```text
@@ -47,66 +48,84 @@ struct ItoCorrection<'a, F>(&'a F);
 impl<F: SdeFunction> OdeFunction for ItoCorrection<'_, F> {
     fn rhs<T: Scalar>(&self, out: &mut [T], u: &[T], p: &[T], t: T) {
         let f = self.0;
-        let (n, np) = (u.len(), p.len());
-        let gl = f.noise().diffusion_len(n);
-        let lift = |x: T| T::dual(x, T::zero());
-        // Working vectors from the thread's pool: this runs once per VJP
-        // pass of every backward step.
-        ThreadScratch.with::<T, _>(gl, |g| {
-            ThreadScratch.with::<T::Dual, _>(np + gl + n, |duals| {
-                let (pd, rest) = duals.split_at_mut(np);
-                let (gd, ud) = rest.split_at_mut(gl);
-                f.diffusion(g, u, p, t);
-                for (d, &x) in pd.iter_mut().zip(p) {
-                    *d = lift(x);
-                }
-                match f.noise() {
-                    Noise::General(m) => {
-                        // One derivative of each column along itself.
-                        out.fill(T::zero());
-                        for k in 0..m {
-                            for (i, d) in ud.iter_mut().enumerate() {
-                                *d = T::dual(u[i], g[i * m + k]);
-                            }
-                            f.diffusion(gd, ud, pd, lift(t));
-                            for (i, o) in out.iter_mut().enumerate() {
-                                *o += T::dual_parts(gd[i * m + k]).1.scaled(0.5);
-                            }
-                        }
-                    }
-                    Noise::Scalar => {
-                        // One derivative of g along g.
-                        for ((d, &x), &gi) in ud.iter_mut().zip(u).zip(g.iter()) {
-                            *d = T::dual(x, gi);
-                        }
-                        f.diffusion(gd, ud, pd, lift(t));
-                        for (o, &x) in out.iter_mut().zip(gd.iter()) {
-                            *o = T::dual_parts(x).1.scaled(0.5);
-                        }
-                    }
-                    Noise::Diagonal => {
-                        // One derivative per component.
-                        for (d, &x) in ud.iter_mut().zip(u) {
-                            *d = lift(x);
-                        }
-                        for i in 0..n {
-                            ud[i] = T::dual(u[i], T::one());
-                            f.diffusion(gd, ud, pd, lift(t));
-                            out[i] = (g[i] * T::dual_parts(gd[i]).1).scaled(0.5);
-                            ud[i] = lift(u[i]);
-                        }
-                    }
-                }
-            })
+        ThreadScratch.with::<T, _>(f.noise().diffusion_len(u.len()), |g| {
+            f.diffusion(g, u, p, t);
+            ito_correction(f, g, u, p, t, out, None);
         })
     }
+}
+
+/// The Itô correction at `(u, t)` into `out`, from the diffusion `g`
+/// already evaluated there, by dual evaluations of `g` (one per state for
+/// diagonal noise, one per Wiener process otherwise); with `diag`, also
+/// `∂gᵢ/∂uᵢ` (diagonal noise), which the correction's VJP reuses. Its
+/// working vectors come from the thread's pool: this runs once per VJP
+/// pass of every backward step.
+fn ito_correction<F: SdeFunction, T: Scalar>(
+    f: &F,
+    g: &[T],
+    u: &[T],
+    p: &[T],
+    t: T,
+    out: &mut [T],
+    mut diag: Option<&mut [T]>,
+) {
+    let (n, np, gl) = (u.len(), p.len(), g.len());
+    let lift = |x: T| T::dual(x, T::zero());
+    ThreadScratch.with::<T::Dual, _>(np + gl + n, |duals| {
+        let (pd, rest) = duals.split_at_mut(np);
+        let (gd, ud) = rest.split_at_mut(gl);
+        for (d, &x) in pd.iter_mut().zip(p) {
+            *d = lift(x);
+        }
+        match f.noise() {
+            Noise::General(m) => {
+                // One derivative of each column along itself.
+                out.fill(T::zero());
+                for k in 0..m {
+                    for (i, d) in ud.iter_mut().enumerate() {
+                        *d = T::dual(u[i], g[i * m + k]);
+                    }
+                    f.diffusion(gd, ud, pd, lift(t));
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o += T::dual_parts(gd[i * m + k]).1.scaled(0.5);
+                    }
+                }
+            }
+            Noise::Scalar => {
+                // One derivative of g along g.
+                for ((d, &x), &gi) in ud.iter_mut().zip(u).zip(g) {
+                    *d = T::dual(x, gi);
+                }
+                f.diffusion(gd, ud, pd, lift(t));
+                for (o, &x) in out.iter_mut().zip(gd.iter()) {
+                    *o = T::dual_parts(x).1.scaled(0.5);
+                }
+            }
+            Noise::Diagonal => {
+                // One derivative per component.
+                for (d, &x) in ud.iter_mut().zip(u) {
+                    *d = lift(x);
+                }
+                for i in 0..n {
+                    ud[i] = T::dual(u[i], T::one());
+                    f.diffusion(gd, ud, pd, lift(t));
+                    let slope = T::dual_parts(gd[i]).1;
+                    if let Some(diag) = diag.as_deref_mut() {
+                        diag[i] = slope;
+                    }
+                    out[i] = (g[i] * slope).scaled(0.5);
+                    ud[i] = lift(u[i]);
+                }
+            }
+        }
+    })
 }
 
 /// Dual-number vectors for the correction's derivatives, allocated once.
 struct DualWork {
     u: Vec<Dual64>,
     p: Vec<Dual64>,
-    g: Vec<Dual64>,
     w: Vec<Dual64>,
     vu: Vec<Dual64>,
     vp: Vec<Dual64>,
@@ -115,12 +134,11 @@ struct DualWork {
 }
 
 impl DualWork {
-    fn new(n: usize, np: usize, gl: usize) -> Self {
+    fn new(n: usize, np: usize) -> Self {
         let z = Dual64::from_re(0.0);
         Self {
             u: vec![z; n],
             p: vec![z; np],
-            g: vec![z; gl],
             w: vec![z; n],
             vu: vec![z; n],
             vp: vec![z; np],
@@ -238,45 +256,10 @@ impl Backward {
         true
     }
 
-    /// The Itô correction `c` at `(u, t)` into `self.c` (with `g` already
-    /// in `self.g`), by dual evaluations of `g`; keeps `∂gᵢ/∂uᵢ` in
-    /// `self.diag` for the correction's VJP.
+    /// The Itô correction at `(u, t)` into `self.c` (with `g` already in
+    /// `self.g`); keeps `∂gᵢ/∂uᵢ` in `self.diag` for the correction's VJP.
     fn correction<F: SdeFunction>(&mut self, f: &F, u: &[f64], p: &[f64], t: f64) {
-        let d = &mut self.duals;
-        d.lift(u, p);
-        let td = Dual64::from_re(t);
-        match f.noise() {
-            Noise::Scalar => {
-                for (x, (&ui, &gi)) in d.u.iter_mut().zip(u.iter().zip(&self.g)) {
-                    *x = Dual64::new(ui, gi);
-                }
-                f.diffusion(&mut d.g, &d.u, &d.p, td);
-                for (c, x) in self.c.iter_mut().zip(&d.g) {
-                    *c = 0.5 * x.eps;
-                }
-            }
-            Noise::General(m) => {
-                self.c.fill(0.0);
-                for k in 0..m {
-                    for (i, x) in d.u.iter_mut().enumerate() {
-                        *x = Dual64::new(u[i], self.g[i * m + k]);
-                    }
-                    f.diffusion(&mut d.g, &d.u, &d.p, td);
-                    for (i, c) in self.c.iter_mut().enumerate() {
-                        *c += 0.5 * d.g[i * m + k].eps;
-                    }
-                }
-            }
-            _ => {
-                for i in 0..u.len() {
-                    d.u[i] = Dual64::new(u[i], 1.0);
-                    f.diffusion(&mut d.g, &d.u, &d.p, td);
-                    self.diag[i] = d.g[i].eps;
-                    self.c[i] = 0.5 * self.g[i] * d.g[i].eps;
-                    d.u[i] = Dual64::from_re(u[i]);
-                }
-            }
-        }
+        ito_correction(f, &self.g, u, p, t, &mut self.c, Some(&mut self.diag));
     }
 
     /// The change of `(u, a, p̄)` over one backward step of size `h` with
@@ -403,7 +386,7 @@ impl<F: SdeFunction + Clone> SdeProblem<F, f64> {
             cw: vec![0.0; n],
             c: vec![0.0; n],
             diag: vec![0.0; n],
-            duals: DualWork::new(n, np, gl),
+            duals: DualWork::new(n, np),
             vu: vec![0.0; n],
             vp: vec![0.0; np],
             vjp: VjpWork::new(n, np),
