@@ -174,9 +174,8 @@ fn every_step_saving_grows_geometrically() {
 #[derive(Clone)]
 struct LvMatrixNoise;
 impl neurode::sde::SdeFunction for LvMatrixNoise {
-    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], _t: T) {
-        du[0] = p[0] * u[0] - p[1] * u[0] * u[1];
-        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1];
+    fn drift<T: Scalar>(&self, du: &mut [T], u: &[T], p: &[T], t: T) {
+        LotkaVolterra.rhs(du, u, &p[..4], t);
     }
     fn diffusion<T: Scalar>(&self, g: &mut [T], u: &[T], p: &[T], _t: T) {
         g[0] = p[4] * u[0];

@@ -417,9 +417,10 @@ pub enum DdeSensitivity {
     /// read, and the adjoint of those values passed back into the dense
     /// output of the steps they came from. The exact gradient of the
     /// computed solution, its mesh (step sizes, and the cuts at tracked
-    /// discontinuities) held fixed, as forward mode holds it. With [`DdeFunction::vjp_p`] (networks have it),
-    /// each evaluation's output is seeded instead of the parameters, and
-    /// the cost no longer grows with their number.
+    /// discontinuities) held fixed, as forward mode holds it. With
+    /// [`DdeFunction::vjp_p`] (networks have it), each evaluation's output
+    /// is seeded instead of the parameters, and the cost no longer grows
+    /// with their number.
     Discrete,
 }
 
