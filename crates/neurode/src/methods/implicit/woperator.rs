@@ -7,7 +7,9 @@ use crate::linalg::jacobian::{
 };
 use crate::linalg::{ColumnColoring, DenseLu, DenseMatrix, Singular, SparsityPattern};
 use crate::methods::{Rhs, Setup};
-use crate::problem::{JacobianSparsity, MassMatrix, OdeFunction};
+#[cfg(feature = "sparse")]
+use crate::problem::JacobianSparsity;
+use crate::problem::{MassMatrix, OdeFunction};
 use crate::scalar::Scalar;
 
 /// Which part of `f` a Jacobian is taken of.
@@ -45,10 +47,32 @@ struct SparseParts<T> {
     jac: Vec<T>,
     #[cfg(feature = "sparse")]
     lu: crate::linalg::SparseLu,
+    #[cfg(not(feature = "sparse"))]
+    lu: NoSparseLu,
+}
+
+/// Without the `sparse` feature no sparse storage is ever built; this
+/// uninhabited stand-in lets the code that would use it compile, provably
+/// unreachable.
+#[cfg(not(feature = "sparse"))]
+enum NoSparseLu {}
+
+#[cfg(not(feature = "sparse"))]
+impl NoSparseLu {
+    fn values_mut(&mut self) -> &mut [f64] {
+        match *self {}
+    }
+    fn factor(&mut self) -> Result<(), Singular> {
+        match *self {}
+    }
+    fn solve(&mut self, _b: &mut [f64]) {
+        match *self {}
+    }
 }
 
 enum Storage<T: Scalar> {
     Dense { jac: DenseMatrix<T>, lu: DenseLu<T> },
+    #[cfg_attr(not(feature = "sparse"), allow(dead_code))]
     Sparse(Box<SparseParts<T>>),
 }
 
