@@ -233,7 +233,12 @@ macro_rules! impl_scalar_float {
                 r: crate::linalg::Layout,
                 accumulate: bool,
             ) -> bool {
-                crate::linalg::matmul::gemm_kernel(dst, d, lhs, l, rhs, r, accumulate, 1.0, 0.0)
+                (d.rows > 0
+                    && d.cols > 0
+                    && crate::linalg::thin::thin_matmul(dst, d, lhs, l, rhs, r, accumulate))
+                    || crate::linalg::matmul::gemm_kernel(
+                        dst, d, lhs, l, rhs, r, accumulate, 1.0, 0.0,
+                    )
             }
             type Dual = Dual<$t>;
             #[inline(always)]

@@ -1,6 +1,7 @@
 //! Matrix products on strided slices, for batched layers: `f64` and `f32`
-//! go to an optimised kernel (the `gemm` crate, feature `gemm`), any other
-//! scalar (dual numbers) to plain loops.
+//! go to a direct loop when a dimension is tiny (see `thin`), otherwise to
+//! an optimised kernel (the `gemm` crate, feature `gemm`); any other scalar
+//! (dual numbers) to plain loops.
 
 use crate::scalar::Scalar;
 
@@ -58,8 +59,9 @@ impl Layout {
         }
     }
 
+    /// Where element `(i, j)` sits.
     #[inline(always)]
-    fn at(self, i: usize, j: usize) -> usize {
+    pub(crate) fn at(self, i: usize, j: usize) -> usize {
         i * self.row_stride + j * self.col_stride
     }
 }

@@ -9,6 +9,8 @@ pub mod matmul;
 #[cfg(feature = "sparse")]
 pub mod sparse_lu;
 pub mod sparsity;
+#[cfg(feature = "gemm")]
+pub(crate) mod thin;
 
 pub use dense::{DenseLu, DenseMatrix, Singular};
 pub use matmul::{Layout, matmul};
