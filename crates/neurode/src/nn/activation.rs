@@ -95,6 +95,24 @@ impl Activation {
         }
     }
 
+    /// `out = g ⊙ f'(x)`, as [`scale_by_derivative`](Self::scale_by_derivative)
+    /// without first copying `g` into `out`.
+    pub fn times_derivative<T: Scalar>(self, x: &[T], y: &[T], g: &[T], out: &mut [T]) {
+        match self {
+            Activation::Identity => out.copy_from_slice(g),
+            Activation::Tanh => {
+                for ((oi, &gi), &yi) in out.iter_mut().zip(g).zip(y) {
+                    *oi = gi * (T::one() - yi * yi);
+                }
+            }
+            _ => {
+                for (((oi, &gi), &xi), &yi) in out.iter_mut().zip(g).zip(x).zip(y) {
+                    *oi = gi * self.derivative(xi, yi);
+                }
+            }
+        }
+    }
+
     /// `f'(x)`, given `x` and `y = f(x)` (whichever is cheaper to use).
     #[inline]
     pub fn derivative<T: Scalar>(self, x: T, y: T) -> T {

@@ -151,8 +151,8 @@ impl Chain {
             return;
         }
         let w = batch * self.widest();
-        let (a, rest) = scratch.split_at_mut(w);
-        let (b, own_scratch) = rest.split_at_mut(w);
+        let (mut a, rest) = scratch.split_at_mut(w);
+        let (mut b, own_scratch) = rest.split_at_mut(w);
         let last = self.links.len() - 1;
         // The adjoint of the current link's output lives in `a` (or `ybar`).
         let mut cur_is_ybar = true;
@@ -175,7 +175,8 @@ impl Chain {
                     layer.backward_batch(pk, input, tk, yb, xbar, pbk, own_scratch);
                 } else {
                     layer.backward_batch(pk, input, tk, yb, &mut b[..i], pbk, own_scratch);
-                    a[..i].copy_from_slice(&b[..i]);
+                    // The new adjoint becomes the current one: swap, not copy.
+                    std::mem::swap(&mut a, &mut b);
                     cur_is_ybar = false;
                 }
             });

@@ -110,9 +110,6 @@ impl Layer for Dense {
         }
         let (w, b) = p.split_at(i * o);
         let (z, out) = tape.split_at_mut(o * batch);
-        for col in z.chunks_exact_mut(o) {
-            col.copy_from_slice(b);
-        }
         matmul(
             z,
             Layout::col_major(o, batch),
@@ -120,8 +117,15 @@ impl Layer for Dense {
             Layout::row_major(o, i),
             x,
             Layout::col_major(i, batch),
-            true,
+            false,
         );
+        // The bias after the product: filling each column with it first
+        // cost a small copy per sample.
+        for col in z.chunks_exact_mut(o) {
+            for (zi, &bi) in col.iter_mut().zip(b) {
+                *zi += bi;
+            }
+        }
         self.activation.apply_slice(z, out);
         y.copy_from_slice(out);
     }
@@ -145,8 +149,7 @@ impl Layer for Dense {
         let (w, _) = p.split_at(i * o);
         let (z, out) = tape.split_at(o * batch);
         let zbar = &mut scratch[..o * batch];
-        zbar.copy_from_slice(ybar);
-        self.activation.scale_by_derivative(z, out, zbar);
+        self.activation.times_derivative(z, out, ybar, zbar);
         let (wbar, bbar) = pbar.split_at_mut(i * o);
         for col in zbar.chunks_exact(o) {
             for (bb, &g) in bbar.iter_mut().zip(col) {
