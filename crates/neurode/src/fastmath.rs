@@ -67,39 +67,49 @@ pub fn tanh(x: f64) -> f64 {
     tanh_body::<false>(x)
 }
 
-/// `tanh` in `f32` arithmetic: as [`tanh_body`] with a degree-8 Taylor
-/// polynomial (truncation below 1e-8 relative), saturating at 9.1.
+/// `tanh` in `f32` arithmetic: the 13/6-degree rational interpolant of
+/// Eigen's `generic_fast_tanh_float` (odd numerator, even denominator,
+/// accurate to a couple of ulp on `[-9, 9]`, beyond which `tanh` rounds
+/// to ±1), and `tanh(x) = x` below `4e-4`, where the rational would lose
+/// digits to subnormal products. Half the operations of the exponential
+/// form [`tanh_body`] uses, which mattered: `tanh` was a fifth of a
+/// batched `f32` network's gradient.
 #[inline(always)]
 fn tanh_body_f32<const FMA: bool>(x: f32) -> f32 {
     #[inline(always)]
     fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
         if FMA { a.mul_add(b, c) } else { a * b + c }
     }
-    const ROUND32: f32 = 12_582_912.0;
-    let a = x.abs().min(9.1);
-    let y = 2.0 * a;
-    let shifted = madd::<FMA>(y, std::f32::consts::LOG2_E, ROUND32);
-    let k = shifted - ROUND32;
-    let r = madd::<FMA>(-k, -2.121_944_4e-4, madd::<FMA>(-k, 0.693_359_4, y));
-    const C: [f32; 7] = [
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-        1.0 / 40320.0,
+    // Coefficients digit for digit as published in Eigen (MathFunctionsImpl.h).
+    #[allow(clippy::excessive_precision)]
+    const ALPHA: [f32; 7] = [
+        4.89352455891786e-03,
+        6.37261928875436e-04,
+        1.48572235717979e-05,
+        5.12229709037114e-08,
+        -8.60467152213735e-11,
+        2.00018790482477e-13,
+        -2.76076847742355e-16,
     ];
-    let mut q = C[6];
-    for &c in C[..6].iter().rev() {
-        q = madd::<FMA>(q, r, c);
+    #[allow(clippy::excessive_precision)]
+    const BETA: [f32; 4] = [
+        4.89352518554385e-03,
+        2.26843463243900e-03,
+        1.18534705686654e-04,
+        1.19825839466702e-06,
+    ];
+    let c = x.clamp(-9.0, 9.0);
+    let x2 = c * c;
+    let mut p = ALPHA[6];
+    for &a in ALPHA[..6].iter().rev() {
+        p = madd::<FMA>(x2, p, a);
     }
-    let em1 = madd::<FMA>(r * r, q, r);
-    let k_bits = shifted.to_bits().wrapping_sub(ROUND32.to_bits());
-    let two_k = f32::from_bits(k_bits.wrapping_add(127) << 23);
-    let e = madd::<FMA>(two_k, em1, two_k - 1.0);
-    let t = (e / (e + 2.0)).copysign(x);
-    if x.is_nan() { x } else { t }
+    let mut q = BETA[3];
+    for &b in BETA[..3].iter().rev() {
+        q = madd::<FMA>(x2, q, b);
+    }
+    let t = (p * c) / q;
+    if x.abs() < 4e-4 { x } else { t }
 }
 
 /// A slice map over `body`, compiled three times — for AVX-512, for AVX2

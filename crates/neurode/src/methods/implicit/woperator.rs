@@ -71,7 +71,10 @@ impl NoSparseLu {
 }
 
 enum Storage<T: Scalar> {
-    Dense { jac: DenseMatrix<T>, lu: DenseLu<T> },
+    Dense {
+        jac: DenseMatrix<T>,
+        lu: DenseLu<T>,
+    },
     #[cfg_attr(not(feature = "sparse"), allow(dead_code))]
     Sparse(Box<SparseParts<T>>),
 }
