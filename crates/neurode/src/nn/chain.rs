@@ -95,6 +95,20 @@ impl Chain {
         })
     }
 
+    /// Where link `k`'s output sits in the tape for `batch` samples: a
+    /// dense link's batched output stays in its own tape (no copy), any
+    /// other link writes its output slot.
+    fn link_output(&self, k: usize, batch: usize) -> std::ops::Range<usize> {
+        let (out, own, link) = self.tape_offsets(batch).nth(k).expect("link k");
+        match link {
+            Link::Dense(d) if batch > 1 => {
+                let r = d.batch_output(batch);
+                own + r.start..own + r.end
+            }
+            _ => out..out + batch * on_link!(link, l => l.out_dim()),
+        }
+    }
+
     fn widest(&self) -> usize {
         self.links
             .iter()
@@ -111,26 +125,34 @@ impl Chain {
             y.copy_from_slice(x);
             return;
         }
-        let mut prev: Option<(usize, usize)> = None; // the previous output in the tape
-        for ((poff, l), (out, own, _)) in self.param_offsets().zip(self.tape_offsets(batch)) {
-            on_link!(l, layer => {
-                let (done, rest) = tape.split_at_mut(out);
-                let input = match prev {
-                    None => x,
-                    Some((o, len)) => &done[o..o + len],
-                };
-                let (yk, tk) = rest.split_at_mut(own - out);
-                layer.forward_batch(
+        let mut prev: Option<std::ops::Range<usize>> = None; // the previous output in the tape
+        for (k, ((poff, l), (out, own, _))) in self
+            .param_offsets()
+            .zip(self.tape_offsets(batch))
+            .enumerate()
+        {
+            let (done, rest) = tape.split_at_mut(out);
+            let input = match &prev {
+                None => x,
+                Some(r) => &done[r.clone()],
+            };
+            let (yk, tk) = rest.split_at_mut(own - out);
+            match l {
+                Link::Dense(d) if batch > 1 => {
+                    let tk = &mut tk[..batch * d.tape_len()];
+                    d.forward_batch_in_tape(&p[poff..poff + d.num_params()], input, tk);
+                }
+                _ => on_link!(l, layer => layer.forward_batch(
                     &p[poff..poff + layer.num_params()],
                     input,
                     yk,
                     &mut tk[..batch * layer.tape_len()],
-                );
-                prev = Some((out, batch * layer.out_dim()));
-            });
+                )),
+            }
+            prev = Some(self.link_output(k, batch));
         }
-        let (o, len) = prev.expect("non-empty chain");
-        y.copy_from_slice(&tape[o..o + len]);
+        let r = prev.expect("non-empty chain");
+        y.copy_from_slice(&tape[r]);
     }
 
     /// The backward pass over `batch` samples, last link first.
@@ -164,8 +186,7 @@ impl Chain {
                 let input = if k == 0 {
                     x
                 } else {
-                    let (po, _, pl) = self.tape_offsets(batch).nth(k - 1).expect("link k - 1");
-                    &tape[po..po + batch * on_link!(pl, q => q.out_dim())]
+                    &tape[self.link_output(k - 1, batch)]
                 };
                 let tk = &tape[own..own + batch * layer.tape_len()];
                 let pk = &p[poff..poff + layer.num_params()];

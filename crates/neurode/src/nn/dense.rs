@@ -31,6 +31,40 @@ impl Dense {
     }
 }
 
+impl Dense {
+    /// Where [`forward_batch_in_tape`](Self::forward_batch_in_tape) leaves
+    /// the output of `batch > 1` samples in the tape: `σ(Z)`.
+    pub(crate) fn batch_output(&self, batch: usize) -> std::ops::Range<usize> {
+        self.output * batch..2 * self.output * batch
+    }
+
+    /// The batched forward pass (`batch > 1` samples) without copying the
+    /// output out of the tape: a chain reads the next link's input there.
+    pub(crate) fn forward_batch_in_tape<T: Scalar>(&self, p: &[T], x: &[T], tape: &mut [T]) {
+        let (i, o) = (self.input, self.output);
+        let batch = x.len() / i.max(1);
+        let (w, b) = p.split_at(i * o);
+        let (z, out) = tape.split_at_mut(o * batch);
+        matmul(
+            z,
+            Layout::col_major(o, batch),
+            w,
+            Layout::row_major(o, i),
+            x,
+            Layout::col_major(i, batch),
+            false,
+        );
+        // The bias after the product: filling each column with it first
+        // cost a small copy per sample.
+        for col in z.chunks_exact_mut(o) {
+            for (zi, &bi) in col.iter_mut().zip(b) {
+                *zi += bi;
+            }
+        }
+        self.activation.apply_slice(z, &mut out[..o * batch]);
+    }
+}
+
 impl Layer for Dense {
     fn in_dim(&self) -> usize {
         self.input
@@ -103,31 +137,12 @@ impl Layer for Dense {
     /// The batch as matrices: `Z = W X + b 1ᵀ` by one matrix product, the
     /// tape holding `Z` then `σ(Z)` (each `out × batch`, column-major).
     fn forward_batch<T: Scalar>(&self, p: &[T], x: &[T], y: &mut [T], tape: &mut [T]) {
-        let (i, o) = (self.input, self.output);
-        let batch = x.len() / i.max(1);
+        let batch = x.len() / self.input.max(1);
         if batch <= 1 {
             return self.forward(p, x, y, tape);
         }
-        let (w, b) = p.split_at(i * o);
-        let (z, out) = tape.split_at_mut(o * batch);
-        matmul(
-            z,
-            Layout::col_major(o, batch),
-            w,
-            Layout::row_major(o, i),
-            x,
-            Layout::col_major(i, batch),
-            false,
-        );
-        // The bias after the product: filling each column with it first
-        // cost a small copy per sample.
-        for col in z.chunks_exact_mut(o) {
-            for (zi, &bi) in col.iter_mut().zip(b) {
-                *zi += bi;
-            }
-        }
-        self.activation.apply_slice(z, out);
-        y.copy_from_slice(out);
+        self.forward_batch_in_tape(p, x, tape);
+        y.copy_from_slice(&tape[self.batch_output(batch)]);
     }
 
     /// `Z̄ = Ȳ ⊙ σ'(Z)`, `W̄ += Z̄ Xᵀ`, `b̄ += Z̄ 1`, `X̄ = Wᵀ Z̄`.
