@@ -162,6 +162,18 @@ pub(crate) fn gemm_kernel<T: Copy + 'static>(
     true
 }
 
+/// A matrix given row after row, stored in `layout` (for tests).
+#[cfg(test)]
+pub(crate) fn stored_in(row_major: &[f64], layout: Layout) -> Vec<f64> {
+    let mut out = vec![0.0; layout.extent()];
+    for i in 0..layout.rows {
+        for j in 0..layout.cols {
+            out[layout.at(i, j)] = row_major[i * layout.cols + j];
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,18 +189,7 @@ mod tests {
             (Layout::col_major(k, m).t(), Layout::col_major(n, k).t()),
         ] {
             // Re-store `a` and `b` in the layouts under test.
-            let mut sa = vec![0.0; m * k];
-            let mut sb = vec![0.0; k * n];
-            for i in 0..m {
-                for q in 0..k {
-                    sa[la.at(i, q)] = a[i * k + q];
-                }
-            }
-            for q in 0..k {
-                for j in 0..n {
-                    sb[lb.at(q, j)] = b[q * n + j];
-                }
-            }
+            let (sa, sb) = (stored_in(&a, la), stored_in(&b, lb));
             let mut c = vec![1.0; m * n];
             let dl = Layout::col_major(m, n);
             matmul(&mut c, dl, &sa, la, &sb, lb, true);

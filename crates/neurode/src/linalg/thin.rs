@@ -36,8 +36,8 @@ pub(crate) trait Element:
         c: [Self; K],
         out: &mut [Self],
     );
-    /// `out_j (+)= Σ_q col(q) c(q, j)` for `N` columns over the rows
-    /// `rows`, `col(q)` being column `q` of `L` from its first row.
+    /// `out_j += Σ_q L(:, q) c(q, j)` for the `N` columns of `out` (each
+    /// `m` long), column `q` of `L` starting at `lhs[col(q)]`.
     fn gather_cols<S: Simd, const N: usize>(
         simd: S,
         k: usize,
@@ -379,6 +379,7 @@ fn cols<T: Element, S: Simd, const N: usize>(simd: S, p: Product<'_, T>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::matmul::stored_in;
     use super::*;
 
     /// Every combination of storage orders and tiny dimensions, against
@@ -400,18 +401,7 @@ mod tests {
             for (dl, ll, rl) in layouts(m, k, n) {
                 let a: Vec<f64> = (0..m * k).map(|v| (v as f64 * 0.37).sin()).collect();
                 let b: Vec<f64> = (0..k * n).map(|v| (v as f64 * 0.91).cos()).collect();
-                let mut sa = vec![0.0; m * k];
-                let mut sb = vec![0.0; k * n];
-                for i in 0..m {
-                    for q in 0..k {
-                        sa[ll.at(i, q)] = a[i * k + q];
-                    }
-                }
-                for q in 0..k {
-                    for j in 0..n {
-                        sb[rl.at(q, j)] = b[q * n + j];
-                    }
-                }
+                let (sa, sb) = (stored_in(&a, ll), stored_in(&b, rl));
                 for accumulate in [false, true] {
                     let mut c = vec![0.5; m * n];
                     let ran = thin_matmul(&mut c, dl, &sa, ll, &sb, rl, accumulate);
