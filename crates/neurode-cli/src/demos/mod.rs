@@ -65,3 +65,30 @@ pub const ALL: &[Demo] = &[
         run: lotka_volterra::run,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    /// The README promises every demo is also an example
+    /// (`cargo run --release -p neurode-cli --example <name>`); a stop once
+    /// deleted them all without anything failing.
+    #[test]
+    fn every_demo_is_also_an_example() {
+        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+        for demo in super::ALL {
+            let file = match demo.name {
+                // `lotka_volterra` is the library's own example's name.
+                "lotka-volterra" => "lotka_volterra_demo".to_string(),
+                name => name.replace('-', "_"),
+            };
+            let path = format!("{examples}/{file}.rs");
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("demo {}: {path}: {e}", demo.name));
+            let module = demo.name.replace('-', "_");
+            assert!(
+                text.contains(&format!("demos::{module}::run")),
+                "{path} does not run demo {}",
+                demo.name
+            );
+        }
+    }
+}
