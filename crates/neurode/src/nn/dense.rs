@@ -29,9 +29,7 @@ impl Dense {
             init: Init::GlorotUniform,
         }
     }
-}
 
-impl Dense {
     /// Where [`forward_batch_in_tape`](Self::forward_batch_in_tape) leaves
     /// the output of `batch > 1` samples in the tape: `σ(Z)`.
     pub(crate) fn batch_output(&self, batch: usize) -> std::ops::Range<usize> {
