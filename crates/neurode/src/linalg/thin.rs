@@ -12,7 +12,7 @@ use pulp::{Arch, Simd, WithSimd};
 use std::ops::{Add, Mul};
 
 /// The largest dimension these kernels treat as tiny.
-pub(crate) const THIN: usize = 4;
+const THIN: usize = 4;
 
 /// How many elements a packed operand may hold (on the stack).
 const CAP: usize = 2048;

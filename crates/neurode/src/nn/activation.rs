@@ -76,27 +76,8 @@ impl Activation {
         }
     }
 
-    /// `g[i] *= f'(x[i])` given `y = f(x)`: how a backward pass turns the
-    /// adjoint of the outputs into that of the pre-activations.
-    #[inline]
-    pub fn scale_by_derivative<T: Scalar>(self, x: &[T], y: &[T], g: &mut [T]) {
-        match self {
-            Activation::Identity => {}
-            Activation::Tanh => {
-                for (gi, &yi) in g.iter_mut().zip(y) {
-                    *gi *= T::one() - yi * yi;
-                }
-            }
-            _ => {
-                for ((gi, &xi), &yi) in g.iter_mut().zip(x).zip(y) {
-                    *gi *= self.derivative(xi, yi);
-                }
-            }
-        }
-    }
-
-    /// `out = g ⊙ f'(x)`, as [`scale_by_derivative`](Self::scale_by_derivative)
-    /// without first copying `g` into `out`.
+    /// `out[i] = g[i] f'(x[i])` given `y = f(x)`: how a backward pass turns
+    /// the adjoint of the outputs into that of the pre-activations.
     pub fn times_derivative<T: Scalar>(self, x: &[T], y: &[T], g: &[T], out: &mut [T]) {
         match self {
             Activation::Identity => out.copy_from_slice(g),
@@ -196,8 +177,8 @@ mod slice_tests {
         for act in [Identity, Tanh, Relu, Sigmoid, Softplus, Swish, Gelu, Cube] {
             let mut y = vec![0.0; x.len()];
             act.apply_slice(&x, &mut y);
-            let mut g = vec![0.7; x.len()];
-            act.scale_by_derivative(&x, &y, &mut g);
+            let mut g = vec![0.0; x.len()];
+            act.times_derivative(&x, &y, &vec![0.7; x.len()], &mut g);
             for ((&xi, &yi), &gi) in x.iter().zip(&y).zip(&g) {
                 let (ye, de) = (act.apply(xi), act.derivative(xi, act.apply(xi)));
                 assert!(

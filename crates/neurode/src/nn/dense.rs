@@ -114,8 +114,7 @@ impl Layer for Dense {
         let (w, _) = p.split_at(self.input * self.output);
         let (z, out) = tape.split_at(self.output);
         let zbar = &mut scratch[..self.output];
-        zbar.copy_from_slice(ybar);
-        self.activation.scale_by_derivative(z, out, zbar);
+        self.activation.times_derivative(z, out, ybar, zbar);
         let (wbar, bbar) = pbar.split_at_mut(self.input * self.output);
         xbar.iter_mut().for_each(|v| *v = T::zero());
         for (i, (row, rowbar)) in w
