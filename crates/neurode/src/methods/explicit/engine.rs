@@ -87,8 +87,6 @@ impl<T: Scalar, D: Dim> ErkCache<T, D> {
 trait StageValues<T> {
     /// Component `m` of slot `j`.
     fn at(&self, j: usize, m: usize) -> T;
-    /// Slot `j`.
-    fn slot(&self, j: usize) -> &[T];
 }
 
 /// The live slots of a cache: the first `count` of them, each of length `n`,
@@ -114,10 +112,6 @@ impl<T: Scalar> StageValues<T> for LiveSlots<'_, T> {
     fn at(&self, j: usize, m: usize) -> T {
         self.k[j][m]
     }
-    #[inline(always)]
-    fn slot(&self, j: usize) -> &[T] {
-        self.k[j]
-    }
 }
 
 /// Slots packed flat, `n` numbers each (stored dense output).
@@ -130,10 +124,6 @@ impl<T: Scalar> StageValues<T> for FlatSlots<'_, T> {
     #[inline(always)]
     fn at(&self, j: usize, m: usize) -> T {
         self.k[j * self.n + m]
-    }
-    #[inline(always)]
-    fn slot(&self, j: usize) -> &[T] {
-        &self.k[j * self.n..(j + 1) * self.n]
     }
 }
 
@@ -225,14 +215,25 @@ fn weighted_sum<M: ErkMethod, T: Scalar>(
     out: &mut [T],
 ) {
     let d = &M::TABLEAU.dense;
-    out.copy_from_slice(u);
-    for (i, poly) in d.b_theta.iter().enumerate() {
-        if poly.iter().any(|&x| x != 0.0) {
-            let w = dt * horner(&poly[..d.degree], theta);
-            for (o, &x) in out.iter_mut().zip(k.slot(i)) {
-                *o += w * x;
+    let used = |poly: &[f64]| poly.iter().any(|&x| x != 0.0);
+    // The weights first (independent of each other), then each component's
+    // sum in a register, stages in order: one store per component and no
+    // copy of `u` (a `memcpy` call for a length known only at run time).
+    let mut w = [T::zero(); MAX_SLOTS];
+    for (wi, poly) in w.iter_mut().zip(d.b_theta) {
+        if used(poly) {
+            *wi = dt * horner(&poly[..d.degree], theta);
+        }
+    }
+    let u = &u[..out.len()];
+    for (m, o) in out.iter_mut().enumerate() {
+        let mut acc = u[m];
+        for (i, poly) in d.b_theta.iter().enumerate() {
+            if used(poly) {
+                acc += w[i] * k.at(i, m);
             }
         }
+        *o = acc;
     }
 }
 
