@@ -545,6 +545,8 @@ struct InterpolatingRhs<'a, F> {
     dense: &'a Solution<f64>,
     with_mu: bool,
     span: (f64, f64),
+    /// The forward step the last state was read from.
+    near: std::cell::Cell<usize>,
     scratch: RefCell<Scratch>,
     count: std::rc::Rc<std::cell::Cell<usize>>,
 }
@@ -559,6 +561,7 @@ impl<'a, F: OdeFunction> InterpolatingRhs<'a, F> {
             dense,
             with_mu,
             span: (a.min(b), a.max(b)),
+            near: std::cell::Cell::new(usize::MAX),
             scratch: RefCell::new(Scratch::new(n, p.len())),
             count: Default::default(),
         }
@@ -568,9 +571,11 @@ impl<'a, F: OdeFunction> InterpolatingRhs<'a, F> {
     /// adjoint's stages may overshoot by rounding).
     fn forward_state(&self, t: f64, u: &mut [f64]) {
         let t = t.clamp(self.span.0, self.span.1);
+        let mut near = self.near.get();
         self.dense
-            .u_at_into(t, u)
+            .u_at_into_near(t, u, &mut near)
             .expect("dense output covers the adjoint's span");
+        self.near.set(near);
     }
 }
 
