@@ -11,8 +11,10 @@
 //! method's own interpolant.
 
 use super::forward::add_stats;
+use super::lanes::LANES;
 use super::{
-    Gradient, GradientStats, Loss, ParamMapJacobian, Sensitivity, VjpWork, check_success, vjp,
+    Gradient, GradientStats, Loss, ParamMapJacobian, Sensitivity, VjpWork, check_success,
+    fits_one_pass, lane_jacobian, vjp,
 };
 use crate::error::Error;
 use crate::methods::OdeMethod;
@@ -113,6 +115,37 @@ impl Sensitivity for Discrete {
             return super::step_duals::gradient(prob, method, opts, loss, want_u0);
         };
         prob.validate()?;
+        // Small systems get a backward pass compiled for their size: its
+        // loops over components are then unrolled and its copies plain
+        // moves (W2: Lotka–Volterra's 2 states).
+        match prob.len() {
+            1 => self.explicit::<1, F, M, L>(prob, method, tab, opts, loss, want_u0),
+            2 => self.explicit::<2, F, M, L>(prob, method, tab, opts, loss, want_u0),
+            3 => self.explicit::<3, F, M, L>(prob, method, tab, opts, loss, want_u0),
+            4 => self.explicit::<4, F, M, L>(prob, method, tab, opts, loss, want_u0),
+            _ => self.explicit::<0, F, M, L>(prob, method, tab, opts, loss, want_u0),
+        }
+    }
+}
+
+impl Discrete {
+    /// [`Sensitivity::gradient`] for an explicit Runge–Kutta tableau; `N`
+    /// is the number of states, or 0 for a size known only at run time.
+    #[allow(clippy::too_many_arguments)]
+    fn explicit<const N: usize, F, M, L>(
+        &self,
+        prob: &OdeProblem<F>,
+        method: &M,
+        tab: &'static ExplicitTableau,
+        opts: &SolveOptions,
+        loss: &L,
+        want_u0: bool,
+    ) -> Result<Gradient, Error>
+    where
+        F: OdeFunction + Clone,
+        M: OdeMethod + Clone,
+        L: Loss,
+    {
         let (n, np) = (prob.len(), prob.p().len());
 
         // Forward, keeping checkpoints.
@@ -135,7 +168,13 @@ impl Sensitivity for Discrete {
             dense: Some(false),
             ..opts.clone()
         };
-        let mut back = ErkBackprop::new(tab, n, np);
+        let mut back = ErkBackprop::<N>::new(tab, n, np);
+        // A function without its own products, small enough for one pass
+        // of vector duals: each step's Jacobians are taken ahead of its
+        // chain of products (see `lane_jacobian`).
+        back.jacobians_ahead = !keep_tapes
+            && fits_one_pass(n, np, track_time)
+            && !supplies_vjp(prob.f(), prob.u0(), prob.p(), t0);
         let mut ubar = vec![0.0; n];
         let mut pbar = vec![0.0; np];
         let (mut tbar, mut t1bar) = (0.0, 0.0);
@@ -385,8 +424,9 @@ struct StepTimeBar {
     dt: f64,
 }
 
-/// Working memory to pull adjoints back through explicit RK steps.
-struct ErkBackprop {
+/// Working memory to pull adjoints back through explicit RK steps of a
+/// system of `N` states (0: of `n`, known only at run time).
+struct ErkBackprop<const N: usize> {
     tab: &'static ExplicitTableau,
     n: usize,
     /// Stage derivatives and stage inputs, `n` numbers per slot.
@@ -405,6 +445,19 @@ struct ErkBackprop {
     pending: Option<f64>,
     work: VjpWork<f64>,
     f_evals: usize,
+    /// Take each step's stage Jacobians before its products, and the
+    /// products from them ([`lane_jacobian`]).
+    jacobians_ahead: bool,
+    /// Those Jacobians, `n` rows per slot.
+    jac: Vec<[f64; LANES]>,
+}
+
+/// Whether `f` computes its own vector–Jacobian products (asked once, of
+/// a zero vector).
+fn supplies_vjp<F: OdeFunction>(f: &F, u: &[f64], p: &[f64], t: f64) -> bool {
+    let v = vec![0.0; u.len()];
+    let (mut vu, mut vp) = (vec![0.0; u.len()], vec![0.0; p.len()]);
+    f.vjp(&v, u, p, t, &mut vu, &mut vp, None)
 }
 
 /// `b(θ) = Σ_k c_k θ^(k+1)` and its derivative.
@@ -418,7 +471,13 @@ fn poly(c: &DensePoly, theta: f64) -> (f64, f64) {
     (v * theta, d)
 }
 
-impl ErkBackprop {
+impl<const N: usize> ErkBackprop<N> {
+    /// The number of states, a constant where `N` gives it.
+    #[inline(always)]
+    fn n(&self) -> usize {
+        if N == 0 { self.n } else { N }
+    }
+
     fn new(tab: &'static ExplicitTableau, n: usize, np: usize) -> Self {
         let slots = tab.slots();
         Self {
@@ -435,6 +494,8 @@ impl ErkBackprop {
             pending: None,
             work: VjpWork::new(n, np),
             f_evals: 0,
+            jacobians_ahead: false,
+            jac: vec![[0.0; LANES]; slots * n],
         }
     }
 
@@ -472,7 +533,7 @@ impl ErkBackprop {
         dl_du: &[f64],
         track_time: bool,
     ) -> StepTimeBar {
-        let (n, tab) = (self.n, self.tab);
+        let (n, tab) = (self.n(), self.tab);
         let StepPoint {
             t,
             dt,
@@ -517,6 +578,20 @@ impl ErkBackprop {
         // through b after the others (FSAL: its row is b, its weight 0)
         // and no extra dense-output stages after it.
         let merge = tab.fsal && !track_time && slots == tab.stages();
+        if self.jacobians_ahead {
+            // Every stage pulled below (with merging, all but the first).
+            for i in usize::from(merge)..slots {
+                let (_, c) = self.row(i);
+                lane_jacobian(
+                    f,
+                    &self.y[i * n..(i + 1) * n],
+                    p,
+                    t + c * dt,
+                    &mut self.jac[i * n..(i + 1) * n],
+                    &mut self.work,
+                );
+            }
+        }
         let last = tab.stages() - 1;
         let mut time = StepTimeBar { t: 0.0, dt: 0.0 };
         self.kbar[..slots * n].fill(0.0);
@@ -557,9 +632,7 @@ impl ErkBackprop {
                 self.pending = None;
             }
             if v.iter().any(|&x| x != 0.0) {
-                self.pull_stage(f, p, last, t, dt, tapes, false);
-                pbar.iter_mut().zip(&self.vp).for_each(|(a, b)| *a += b);
-                ubar.iter_mut().zip(&self.ybar).for_each(|(a, b)| *a += b);
+                self.pull_stage(f, p, last, t, dt, tapes, false, ubar, pbar);
             }
         }
         // Seed the stage adjoints from the end state.
@@ -584,9 +657,7 @@ impl ErkBackprop {
                 continue;
             }
             let (row, c) = self.row(i);
-            let vt = self.pull_stage(f, p, i, t, dt, tapes, track_time);
-            pbar.iter_mut().zip(&self.vp).for_each(|(a, b)| *a += b);
-            ubar.iter_mut().zip(&self.ybar).for_each(|(a, b)| *a += b);
+            let vt = self.pull_stage(f, p, i, t, dt, tapes, track_time, ubar, pbar);
             for (j, &a) in row.iter().enumerate() {
                 if a != 0.0 {
                     self.kbar[j * n..(j + 1) * n]
@@ -618,9 +689,11 @@ impl ErkBackprop {
         time
     }
 
-    /// `ybar = vᵀ ∂f/∂y` and `vp = vᵀ ∂f/∂p` at stage `i`, `v` its stage
-    /// adjoint; returns `vᵀ ∂f/∂t` when `track_time`.
+    /// `ybar = vᵀ ∂f/∂y` at stage `i`, `v` its stage adjoint, added to
+    /// `ubar`, and `vᵀ ∂f/∂p` added to `pbar`; returns `vᵀ ∂f/∂t` when
+    /// `track_time`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn pull_stage<F: OdeFunction>(
         &mut self,
         f: &F,
@@ -630,10 +703,28 @@ impl ErkBackprop {
         dt: f64,
         tapes: Option<&[f64]>,
         track_time: bool,
+        ubar: &mut [f64],
+        pbar: &mut [f64],
     ) -> f64 {
-        let (n, tab) = (self.n, self.tab);
+        let (n, tab) = (self.n(), self.tab);
         let (_, c) = self.row(i);
         let v = &self.kbar[i * n..(i + 1) * n];
+        if self.jacobians_ahead {
+            // From the Jacobian taken ahead, whose lanes are (u, p, t).
+            let rows = &self.jac[i * n..(i + 1) * n];
+            let mut acc = [0.0; LANES];
+            for (row, &vi) in rows.iter().zip(v) {
+                for (a, &d) in acc.iter_mut().zip(row) {
+                    *a += vi * d;
+                }
+            }
+            self.work.count += 1;
+            let (yb, rest) = acc.split_at(n);
+            self.ybar.copy_from_slice(yb);
+            ubar.iter_mut().zip(yb).for_each(|(a, b)| *a += b);
+            pbar.iter_mut().zip(rest).for_each(|(a, b)| *a += b);
+            return if track_time { rest[pbar.len()] } else { 0.0 };
+        }
         let yi = &self.y[i * n..(i + 1) * n];
         let mut vt = 0.0;
         let tc = t + c * dt;
@@ -672,6 +763,8 @@ impl ErkBackprop {
                 &mut self.work,
             );
         }
+        pbar.iter_mut().zip(&self.vp).for_each(|(a, b)| *a += b);
+        ubar.iter_mut().zip(&self.ybar).for_each(|(a, b)| *a += b);
         vt
     }
 

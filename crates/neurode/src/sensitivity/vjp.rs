@@ -184,6 +184,70 @@ fn vjp_lanes<F: OdeFunction>(
     }
 }
 
+/// Whether [`lane_jacobian`] takes the derivatives of a system of `n`
+/// states and `np` parameters (and time, `with_t`) in one pass.
+pub(crate) fn fits_one_pass(n: usize, np: usize, with_t: bool) -> bool {
+    n + np + usize::from(with_t) <= LANES
+}
+
+/// The derivatives of `f` at `(u, p, t)` along every state, parameter and
+/// time, in one pass of vector duals: `out[i][k]` is `∂f_i/∂x_k` for `x =
+/// (u, p, t)`. The directions must fit one pass ([`fits_one_pass`]).
+///
+/// Why: a product `vᵀ ∂f` needs `v`, the Jacobian does not. Where a chain
+/// of products waits on each one's `v` (a discrete adjoint's stages), the
+/// Jacobians can be taken ahead, out of that chain, leaving it a few
+/// multiply-adds per link.
+pub(crate) fn lane_jacobian<F: OdeFunction>(
+    f: &F,
+    u: &[f64],
+    p: &[f64],
+    t: f64,
+    out: &mut [[f64; LANES]],
+    work: &mut VjpWork<f64>,
+) {
+    let du = one_pass(f, u, p, t, out.len(), &mut work.lanes);
+    for (o, d) in out.iter_mut().zip(du) {
+        *o = d.eps;
+    }
+}
+
+/// Evaluates `f` once over vector duals seeded along every state and
+/// parameter (and time, in lane `n + np` when there is room), `outputs`
+/// components, and returns them. The directions must fit one pass.
+#[inline]
+fn one_pass<'w, F: OdeFunction>(
+    f: &F,
+    u: &[f64],
+    p: &[f64],
+    t: f64,
+    outputs: usize,
+    w: &'w mut LaneWork,
+) -> &'w [Lanes] {
+    let (n, np) = (u.len(), p.len());
+    debug_assert!(fits_one_pass(n, np, false));
+    // The seeds of a one-pass product without time, as `vjp_lanes` leaves
+    // them (time is seeded afresh on every pass).
+    let shape = (n, np, false);
+    if w.seeded == Some(shape) {
+        for (d, &x) in w.u.iter_mut().zip(u) {
+            d.re = x;
+        }
+        for (d, &x) in w.p.iter_mut().zip(p) {
+            d.re = x;
+        }
+    } else {
+        w.u.clear();
+        w.u.extend(u.iter().enumerate().map(|(j, &x)| seed(x, j, 0)));
+        w.p.clear();
+        w.p.extend(p.iter().enumerate().map(|(j, &x)| seed(x, n + j, 0)));
+        w.seeded = Some(shape);
+    }
+    w.du.resize(outputs, Lanes::constant(0.0));
+    f.rhs(&mut w.du, &w.u, &w.p, seed(t, n + np, 0));
+    &w.du
+}
+
 /// `∂f/∂u` (row-major `n × n`) and `∂f/∂p` (row-major `n × np`) at
 /// `(u, p, t)`, one dual pass per column (allocates: for occasional use,
 /// such as the Jacobian of an adjoint system).
