@@ -17,8 +17,8 @@ use std::cell::RefCell;
 
 use super::forward::add_stats;
 use super::{
-    Gradient, GradientStats, Loss, ParamMapJacobian, Sensitivity, VjpWork, forward_pass, vjp,
-    vjp::jacobians,
+    Gradient, GradientStats, Loss, ParamMapJacobian, Sensitivity, VjpWork, adjoint_products,
+    forward_pass, vjp, vjp::jacobians,
 };
 use crate::error::Error;
 use crate::linalg::DenseMatrix;
@@ -591,6 +591,25 @@ impl<F: OdeFunction> OdeFunction for InterpolatingRhs<'_, F> {
         let (n, np) = (s.u.len(), self.p.len());
         self.forward_state(t.real(), &mut s.u);
         self.count.set(self.count.get() + 1);
+        if let (Some(z), Some(dz)) = (T::as_f64_slice(z), T::as_f64_slice_mut(dz)) {
+            // The products straight into the adjoints' slots.
+            let (vu, rest) = dz.split_at_mut(n);
+            let vp = if self.with_mu { rest } else { &mut s.vp[..] };
+            let lam = &z[..n];
+            adjoint_products(
+                self.f,
+                lam,
+                &s.u,
+                self.p,
+                t.real(),
+                -1.0,
+                None,
+                vu,
+                vp,
+                &mut s.work,
+            );
+            return;
+        }
         if T::PLAIN {
             for (l, z) in s.lam.iter_mut().zip(z) {
                 *l = z.real();
@@ -715,6 +734,27 @@ impl<F: OdeFunction> OdeFunction for BacksolveRhs<'_, F> {
         let n = (z.len() - np) / 2;
         self.count.set(self.count.get() + 1);
         let s = &mut *self.scratch.borrow_mut();
+        if let (Some(z), Some(dz)) = (T::as_f64_slice(z), T::as_f64_slice_mut(dz)) {
+            // In place: f(u) into the state's slot, the products into the
+            // adjoints' (one pass for a small function, see `adjoint_products`).
+            let (fu, rest) = dz.split_at_mut(n);
+            let (vu, vp) = rest.split_at_mut(n);
+            let (u, lam) = (&z[..n], &z[n..2 * n]);
+            let t = t.real();
+            adjoint_products(
+                self.f,
+                lam,
+                u,
+                self.p,
+                t,
+                -1.0,
+                Some(fu),
+                vu,
+                vp,
+                &mut s.work,
+            );
+            return;
+        }
         if T::PLAIN {
             if s.u.len() != n {
                 *s = Scratch::new(n, np);

@@ -48,7 +48,7 @@ pub use discrete::{Checkpointing, Discrete, RECORD_ALL_BYTES};
 pub use forward::ForwardMode;
 pub use loss::{LinearLoss, Loss, SumOfSquares};
 pub use vjp::{VjpWork, vjp};
-pub(crate) use vjp::{fits_one_pass, lane_jacobian};
+pub(crate) use vjp::{adjoint_products, fits_one_pass, lane_jacobian};
 
 use num_dual::Dual64;
 

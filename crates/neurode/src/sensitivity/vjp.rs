@@ -212,6 +212,57 @@ pub(crate) fn lane_jacobian<F: OdeFunction>(
     }
 }
 
+/// `scale · vᵀ ∂f/∂u` into `vu`, `scale · vᵀ ∂f/∂p` into `vp` and, when
+/// `fu` is given, `f(u, p, t)` into it: the products of an adjoint
+/// system's right-hand side (`scale = -1`), written where that system
+/// wants them. A function without its own products whose directions fit
+/// one pass of vector duals gets `f` from that pass's real parts, free.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn adjoint_products<F: OdeFunction>(
+    f: &F,
+    v: &[f64],
+    u: &[f64],
+    p: &[f64],
+    t: f64,
+    scale: f64,
+    fu: Option<&mut [f64]>,
+    vu: &mut [f64],
+    vp: &mut [f64],
+    work: &mut VjpWork<f64>,
+) {
+    let (n, np) = (u.len(), p.len());
+    let own = f.vjp(v, u, p, t, vu, vp, None);
+    if !own && v.len() == n && fits_one_pass(n, np, false) {
+        work.count += 1;
+        let du = one_pass(f, u, p, t, n, &mut work.lanes);
+        let mut acc = [0.0; LANES];
+        pull(v, du, &mut acc);
+        for (d, &a) in vu.iter_mut().zip(&acc[..n]) {
+            *d = scale * a;
+        }
+        for (d, &a) in vp.iter_mut().zip(&acc[n..]) {
+            *d = scale * a;
+        }
+        if let Some(fu) = fu {
+            for (d, x) in fu.iter_mut().zip(du) {
+                *d = x.re;
+            }
+        }
+        return;
+    }
+    if own {
+        work.count += 1;
+    } else {
+        // (Asks `f` again, which declines at once.)
+        vjp(f, v, u, p, t, vu, vp, None, work);
+    }
+    vu.iter_mut().chain(vp.iter_mut()).for_each(|x| *x *= scale);
+    if let Some(fu) = fu {
+        f.rhs(fu, u, p, t);
+    }
+}
+
 /// Evaluates `f` once over vector duals seeded along every state and
 /// parameter (and time, in lane `n + np` when there is room), `outputs`
 /// components, and returns them. The directions must fit one pass.
