@@ -513,13 +513,14 @@ impl VjpCounter {
     }
 }
 
-/// Scratch of an adjoint right-hand side on plain `f64` (reused; the
-/// function is called through `&self`).
+/// Scratch of an adjoint right-hand side (reused; the function is called
+/// through `&self`).
 struct Scratch {
+    /// The forward state (interpolating adjoints).
     u: Vec<f64>,
-    lam: Vec<f64>,
-    vu: Vec<f64>,
+    /// Parameter products nobody keeps (an adjoint without `μ`).
     vp: Vec<f64>,
+    /// `f` at the forward state (when the adjoint's time carries derivatives).
     fu: Vec<f64>,
     work: VjpWork<f64>,
 }
@@ -528,8 +529,6 @@ impl Scratch {
     fn new(n: usize, np: usize) -> Self {
         Self {
             u: vec![0.0; n],
-            lam: vec![0.0; n],
-            vu: vec![0.0; n],
             vp: vec![0.0; np],
             fu: vec![0.0; n],
             work: VjpWork::new(n, np),
@@ -608,31 +607,6 @@ impl<F: OdeFunction> OdeFunction for InterpolatingRhs<'_, F> {
                 vp,
                 &mut s.work,
             );
-            return;
-        }
-        if T::PLAIN {
-            for (l, z) in s.lam.iter_mut().zip(z) {
-                *l = z.real();
-            }
-            vjp(
-                self.f,
-                &s.lam,
-                &s.u,
-                self.p,
-                t.real(),
-                &mut s.vu,
-                &mut s.vp,
-                None,
-                &mut s.work,
-            );
-            for (d, v) in dz.iter_mut().zip(&s.vu) {
-                *d = T::cst(-v);
-            }
-            if self.with_mu {
-                for (d, v) in dz[n..].iter_mut().zip(&s.vp) {
-                    *d = T::cst(-v);
-                }
-            }
             return;
         }
         // Carrying derivatives (a stiff solver's time derivative): the
@@ -753,39 +727,6 @@ impl<F: OdeFunction> OdeFunction for BacksolveRhs<'_, F> {
                 vp,
                 &mut s.work,
             );
-            return;
-        }
-        if T::PLAIN {
-            if s.u.len() != n {
-                *s = Scratch::new(n, np);
-            }
-            for (d, z) in s.u.iter_mut().zip(&z[..n]) {
-                *d = z.real();
-            }
-            for (d, z) in s.lam.iter_mut().zip(&z[n..2 * n]) {
-                *d = z.real();
-            }
-            self.f.rhs(&mut s.fu, &s.u, self.p, t.real());
-            vjp(
-                self.f,
-                &s.lam,
-                &s.u,
-                self.p,
-                t.real(),
-                &mut s.vu,
-                &mut s.vp,
-                None,
-                &mut s.work,
-            );
-            for (d, v) in dz[..n].iter_mut().zip(&s.fu) {
-                *d = T::cst(*v);
-            }
-            for (d, v) in dz[n..2 * n].iter_mut().zip(&s.vu) {
-                *d = T::cst(-v);
-            }
-            for (d, v) in dz[2 * n..].iter_mut().zip(&s.vp) {
-                *d = T::cst(-v);
-            }
             return;
         }
         let p: Vec<T> = self.p.iter().map(|&x| T::cst(x)).collect();

@@ -105,9 +105,10 @@ struct LaneWork {
     u: Vec<Lanes>,
     p: Vec<Lanes>,
     du: Vec<Lanes>,
-    /// `(n, np, with t)` when the inputs hold the seeds of a product that
-    /// fits one pass: later such products only replace the values.
-    seeded: Option<(usize, usize, bool)>,
+    /// `(n, np)` when the inputs hold the seeds of a pass along every
+    /// state and parameter ([`one_pass`]): later such passes only replace
+    /// the values.
+    seeded: Option<(usize, usize)>,
 }
 
 /// [`vjp`] in `f64`: every input is a direction, [`LANES`] of them per pass
@@ -128,42 +129,35 @@ fn vjp_lanes<F: OdeFunction>(
 ) {
     let (n, np) = (u.len(), p.len());
     let directions = n + np + usize::from(vt.is_some());
-    let shape = (n, np, vt.is_some());
-    let t_l = if directions <= LANES && w.seeded == Some(shape) {
-        // Seeds in place from the last product: new values only.
-        for (d, &x) in w.u.iter_mut().zip(u) {
-            d.re = x;
+    if directions <= LANES {
+        let du = one_pass(f, u, p, t, v.len(), w);
+        let mut acc = [0.0; LANES];
+        pull(v, du, &mut acc);
+        // As whole slices (element-by-element stores read back as vectors
+        // stall the loads that follow).
+        vu.copy_from_slice(&acc[..n]);
+        vp.copy_from_slice(&acc[n..n + np]);
+        if let Some(vt) = vt {
+            *vt = acc[n + np];
         }
-        for (d, &x) in w.p.iter_mut().zip(p) {
-            d.re = x;
-        }
-        Some(seed(t, n + np, 0))
-    } else {
-        w.u.resize(n, Lanes::constant(0.0));
-        w.p.resize(np, Lanes::constant(0.0));
-        w.seeded = None;
-        None
-    };
+        return;
+    }
+    w.u.resize(n, Lanes::constant(0.0));
+    w.p.resize(np, Lanes::constant(0.0));
+    w.seeded = None;
     // The output may be longer than the state (a general noise matrix).
     w.du.resize(v.len(), Lanes::constant(0.0));
     for first in (0..directions).step_by(LANES) {
-        let t_l = match t_l {
-            Some(t_l) => t_l,
-            None => {
-                for (j, (d, &x)) in w.u.iter_mut().zip(u).enumerate() {
-                    *d = seed(x, j, first);
-                }
-                for (j, (d, &x)) in w.p.iter_mut().zip(p).enumerate() {
-                    *d = seed(x, n + j, first);
-                }
-                seed(t, n + np, first)
-            }
-        };
-        f.rhs(&mut w.du, &w.u, &w.p, t_l);
+        for (j, (d, &x)) in w.u.iter_mut().zip(u).enumerate() {
+            *d = seed(x, j, first);
+        }
+        for (j, (d, &x)) in w.p.iter_mut().zip(p).enumerate() {
+            *d = seed(x, n + j, first);
+        }
+        f.rhs(&mut w.du, &w.u, &w.p, seed(t, n + np, first));
         let mut acc = [0.0; LANES];
         pull(v, &w.du, &mut acc);
-        // This pass's lanes, as runs of whole slices (element-by-element
-        // stores read back as vectors stall the loads that follow).
+        // This pass's lanes, as runs of whole slices (see above).
         let end = (first + LANES).min(directions);
         let (lo, hi) = (first.min(n), end.min(n));
         if lo < hi {
@@ -179,13 +173,10 @@ fn vjp_lanes<F: OdeFunction>(
             *vt = acc[n + np - first];
         }
     }
-    if directions <= LANES {
-        w.seeded = Some(shape);
-    }
 }
 
-/// Whether [`lane_jacobian`] takes the derivatives of a system of `n`
-/// states and `np` parameters (and time, `with_t`) in one pass.
+/// Whether one pass of vector duals holds the derivatives of a system of
+/// `n` states and `np` parameters (and time, `with_t`).
 pub(crate) fn fits_one_pass(n: usize, np: usize, with_t: bool) -> bool {
     n + np + usize::from(with_t) <= LANES
 }
@@ -277,10 +268,8 @@ fn one_pass<'w, F: OdeFunction>(
 ) -> &'w [Lanes] {
     let (n, np) = (u.len(), p.len());
     debug_assert!(fits_one_pass(n, np, false));
-    // The seeds of a one-pass product without time, as `vjp_lanes` leaves
-    // them (time is seeded afresh on every pass).
-    let shape = (n, np, false);
-    if w.seeded == Some(shape) {
+    // Seeds kept from the last pass of this shape: new values only.
+    if w.seeded == Some((n, np)) {
         for (d, &x) in w.u.iter_mut().zip(u) {
             d.re = x;
         }
@@ -292,7 +281,7 @@ fn one_pass<'w, F: OdeFunction>(
         w.u.extend(u.iter().enumerate().map(|(j, &x)| seed(x, j, 0)));
         w.p.clear();
         w.p.extend(p.iter().enumerate().map(|(j, &x)| seed(x, n + j, 0)));
-        w.seeded = Some(shape);
+        w.seeded = Some((n, np));
     }
     w.du.resize(outputs, Lanes::constant(0.0));
     f.rhs(&mut w.du, &w.u, &w.p, seed(t, n + np, 0));
