@@ -513,8 +513,8 @@ impl VjpCounter {
     }
 }
 
-/// Scratch of an adjoint right-hand side (reused; the function is called
-/// through `&self`).
+/// Scratch of the interpolating adjoints' right-hand side (reused; the
+/// function is called through `&self`).
 struct Scratch {
     /// The forward state (interpolating adjoints).
     u: Vec<f64>,
@@ -680,7 +680,9 @@ impl<F: OdeFunction> OdeFunction for InterpolatingRhs<'_, F> {
 struct BacksolveRhs<'a, F> {
     f: &'a F,
     p: &'a [f64],
-    scratch: RefCell<Scratch>,
+    /// Working memory of its `f64` products (the function is called
+    /// through `&self`).
+    work: RefCell<VjpWork<f64>>,
     count: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
@@ -690,7 +692,7 @@ impl<'a, F: OdeFunction> BacksolveRhs<'a, F> {
         Self {
             f,
             p,
-            scratch: RefCell::new(Scratch::new(n, p.len())),
+            work: RefCell::new(VjpWork::new(n, p.len())),
             count: Default::default(),
         }
     }
@@ -707,7 +709,6 @@ impl<F: OdeFunction> OdeFunction for BacksolveRhs<'_, F> {
         let np = self.p.len();
         let n = (z.len() - np) / 2;
         self.count.set(self.count.get() + 1);
-        let s = &mut *self.scratch.borrow_mut();
         if let (Some(z), Some(dz)) = (T::as_f64_slice(z), T::as_f64_slice_mut(dz)) {
             // In place: f(u) into the state's slot, the products into the
             // adjoints' (one pass for a small function, see `adjoint_products`).
@@ -725,7 +726,7 @@ impl<F: OdeFunction> OdeFunction for BacksolveRhs<'_, F> {
                 Some(fu),
                 vu,
                 vp,
-                &mut s.work,
+                &mut self.work.borrow_mut(),
             );
             return;
         }

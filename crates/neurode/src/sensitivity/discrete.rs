@@ -11,7 +11,7 @@
 //! method's own interpolant.
 
 use super::forward::add_stats;
-use super::lanes::LANES;
+use super::lanes::{LANES, Lanes, pull};
 use super::{
     Gradient, GradientStats, Loss, ParamMapJacobian, Sensitivity, VjpWork, check_success,
     fits_one_pass, lane_jacobian, vjp,
@@ -168,13 +168,13 @@ impl Discrete {
             dense: Some(false),
             ..opts.clone()
         };
-        let mut back = ErkBackprop::<N>::new(tab, n, np);
         // A function without its own products, small enough for one pass
         // of vector duals: each step's Jacobians are taken ahead of its
         // chain of products (see `lane_jacobian`).
-        back.jacobians_ahead = !keep_tapes
+        let jacobians_ahead = !keep_tapes
             && fits_one_pass(n, np, track_time)
             && !supplies_vjp(prob.f(), prob.u0(), prob.p(), t0);
+        let mut back = ErkBackprop::<N>::new(tab, n, np, jacobians_ahead);
         let mut ubar = vec![0.0; n];
         let mut pbar = vec![0.0; np];
         let (mut tbar, mut t1bar) = (0.0, 0.0);
@@ -448,8 +448,8 @@ struct ErkBackprop<const N: usize> {
     /// Take each step's stage Jacobians before its products, and the
     /// products from them ([`lane_jacobian`]).
     jacobians_ahead: bool,
-    /// Those Jacobians, `n` rows per slot.
-    jac: Vec<[f64; LANES]>,
+    /// Those Jacobians, `n` rows per slot (empty when not taken).
+    jac: Vec<Lanes>,
 }
 
 /// Whether `f` computes its own vector–Jacobian products (asked once, of
@@ -478,7 +478,7 @@ impl<const N: usize> ErkBackprop<N> {
         if N == 0 { self.n } else { N }
     }
 
-    fn new(tab: &'static ExplicitTableau, n: usize, np: usize) -> Self {
+    fn new(tab: &'static ExplicitTableau, n: usize, np: usize, jacobians_ahead: bool) -> Self {
         let slots = tab.slots();
         Self {
             tab,
@@ -494,8 +494,11 @@ impl<const N: usize> ErkBackprop<N> {
             pending: None,
             work: VjpWork::new(n, np),
             f_evals: 0,
-            jacobians_ahead: false,
-            jac: vec![[0.0; LANES]; slots * n],
+            jacobians_ahead,
+            jac: match jacobians_ahead {
+                true => vec![Lanes::constant(0.0); slots * n],
+                false => Vec::new(),
+            },
         }
     }
 
@@ -711,13 +714,8 @@ impl<const N: usize> ErkBackprop<N> {
         let v = &self.kbar[i * n..(i + 1) * n];
         if self.jacobians_ahead {
             // From the Jacobian taken ahead, whose lanes are (u, p, t).
-            let rows = &self.jac[i * n..(i + 1) * n];
             let mut acc = [0.0; LANES];
-            for (row, &vi) in rows.iter().zip(v) {
-                for (a, &d) in acc.iter_mut().zip(row) {
-                    *a += vi * d;
-                }
-            }
+            pull(v, &self.jac[i * n..(i + 1) * n], &mut acc);
             self.work.count += 1;
             let (yb, rest) = acc.split_at(n);
             self.ybar.copy_from_slice(yb);

@@ -130,9 +130,7 @@ fn vjp_lanes<F: OdeFunction>(
     let (n, np) = (u.len(), p.len());
     let directions = n + np + usize::from(vt.is_some());
     if directions <= LANES {
-        let du = one_pass(f, u, p, t, v.len(), w);
-        let mut acc = [0.0; LANES];
-        pull(v, du, &mut acc);
+        let (_, acc) = one_pass_product(f, v, u, p, t, w);
         // As whole slices (element-by-element stores read back as vectors
         // stall the loads that follow).
         vu.copy_from_slice(&acc[..n]);
@@ -182,8 +180,8 @@ pub(crate) fn fits_one_pass(n: usize, np: usize, with_t: bool) -> bool {
 }
 
 /// The derivatives of `f` at `(u, p, t)` along every state, parameter and
-/// time, in one pass of vector duals: `out[i][k]` is `∂f_i/∂x_k` for `x =
-/// (u, p, t)`. The directions must fit one pass ([`fits_one_pass`]).
+/// time, in one pass of vector duals: `out[i].eps[k]` is `∂f_i/∂x_k` for
+/// `x = (u, p, t)`. The directions must fit one pass ([`fits_one_pass`]).
 ///
 /// Why: a product `vᵀ ∂f` needs `v`, the Jacobian does not. Where a chain
 /// of products waits on each one's `v` (a discrete adjoint's stages), the
@@ -194,13 +192,10 @@ pub(crate) fn lane_jacobian<F: OdeFunction>(
     u: &[f64],
     p: &[f64],
     t: f64,
-    out: &mut [[f64; LANES]],
+    out: &mut [Lanes],
     work: &mut VjpWork<f64>,
 ) {
-    let du = one_pass(f, u, p, t, out.len(), &mut work.lanes);
-    for (o, d) in out.iter_mut().zip(du) {
-        *o = d.eps;
-    }
+    out.copy_from_slice(one_pass(f, u, p, t, out.len(), &mut work.lanes));
 }
 
 /// `scale · vᵀ ∂f/∂u` into `vu`, `scale · vᵀ ∂f/∂p` into `vp` and, when
@@ -223,12 +218,16 @@ pub(crate) fn adjoint_products<F: OdeFunction>(
     work: &mut VjpWork<f64>,
 ) {
     let (n, np) = (u.len(), p.len());
-    let own = f.vjp(v, u, p, t, vu, vp, None);
-    if !own && v.len() == n && fits_one_pass(n, np, false) {
-        work.count += 1;
-        let du = one_pass(f, u, p, t, n, &mut work.lanes);
-        let mut acc = [0.0; LANES];
-        pull(v, du, &mut acc);
+    work.count += 1;
+    if f.vjp(v, u, p, t, vu, vp, None) {
+        vu.iter_mut().chain(vp.iter_mut()).for_each(|x| *x *= scale);
+        if let Some(fu) = fu {
+            f.rhs(fu, u, p, t);
+        }
+        return;
+    }
+    if v.len() == n && fits_one_pass(n, np, false) {
+        let (du, acc) = one_pass_product(f, v, u, p, t, &mut work.lanes);
         for (d, &a) in vu.iter_mut().zip(&acc[..n]) {
             *d = scale * a;
         }
@@ -242,16 +241,28 @@ pub(crate) fn adjoint_products<F: OdeFunction>(
         }
         return;
     }
-    if own {
-        work.count += 1;
-    } else {
-        // (Asks `f` again, which declines at once.)
-        vjp(f, v, u, p, t, vu, vp, None, work);
-    }
+    vjp_lanes(f, v, u, p, t, vu, vp, None, &mut work.lanes);
     vu.iter_mut().chain(vp.iter_mut()).for_each(|x| *x *= scale);
     if let Some(fu) = fu {
         f.rhs(fu, u, p, t);
     }
+}
+
+/// [`one_pass`] pulled back by `v`: the pass's outputs, and `vᵀ ∂f` along
+/// each of its lanes (states, parameters, time).
+#[inline]
+fn one_pass_product<'w, F: OdeFunction>(
+    f: &F,
+    v: &[f64],
+    u: &[f64],
+    p: &[f64],
+    t: f64,
+    w: &'w mut LaneWork,
+) -> (&'w [Lanes], [f64; LANES]) {
+    let du = one_pass(f, u, p, t, v.len(), w);
+    let mut acc = [0.0; LANES];
+    pull(v, du, &mut acc);
+    (du, acc)
 }
 
 /// Evaluates `f` once over vector duals seeded along every state and

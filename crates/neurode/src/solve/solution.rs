@@ -268,28 +268,24 @@ impl<T: Scalar> Solution<T> {
             return Ok(());
         }
         let forward = b >= a;
-        // Whether step i starts at or before t (in the direction of integration).
-        let not_past = |i: usize| {
-            let s = dense.starts[i].real();
-            if forward { s <= tr } else { s >= tr }
+        // Whether a step starting at `s` starts at or before t (in the
+        // direction of integration).
+        let not_past = |s: &T| {
+            if forward {
+                s.real() <= tr
+            } else {
+                s.real() >= tr
+            }
         };
-        let len = dense.starts.len();
+        let starts = &dense.starts;
         // The last step that starts not past t: `near` or the one before
         // it when they are, else a search.
-        let is_last = |i: usize| not_past(i) && (i + 1 == len || !not_past(i + 1));
+        let is_last =
+            |i: usize| not_past(&starts[i]) && starts.get(i + 1).is_none_or(|s| !not_past(s));
         let idx = match *near {
-            i if i < len && is_last(i) => i,
-            i if i.wrapping_sub(1) < len && is_last(i - 1) => i - 1,
-            _ => dense
-                .starts
-                .partition_point(|s| {
-                    if forward {
-                        s.real() <= tr
-                    } else {
-                        s.real() >= tr
-                    }
-                })
-                .saturating_sub(1),
+            i if i < starts.len() && is_last(i) => i,
+            i if i.wrapping_sub(1) < starts.len() && is_last(i - 1) => i - 1,
+            _ => starts.partition_point(not_past).saturating_sub(1),
         };
         *near = idx;
         let (start, size) = (dense.starts[idx], dense.sizes[idx]);
